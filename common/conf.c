@@ -1,0 +1,362 @@
+/* conf.c - the configuration table and its parsers. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotline/alloc.h"
+#include "hotline/conf.h"
+
+#define F(field) offsetof(hl_conf_t, field)
+#define INT_MAXV 9.0e15
+
+static const hl_conf_key_t keys[] = {
+    {"log", "level", HL_CONF_ENUM, F(log_level), "info", 0, 0, "debug|info|warn|error|off",
+     "least severe level written to stderr"},
+
+    {"zmq", "intake", HL_CONF_STR, F(zmq_intake), "tcp://127.0.0.1:7701", 0, 0, NULL,
+     "endpoint of the router's ROUTER socket (Intake and Action envelopes)"},
+    {"zmq", "events", HL_CONF_STR, F(zmq_events), "tcp://127.0.0.1:7702", 0, 0, NULL,
+     "endpoint of the router's PUB socket (Event envelopes)"},
+    {"zmq", "max_envelope", HL_CONF_INT, F(zmq_max_envelope), "65536", 256, 16777216, NULL,
+     "largest envelope accepted, bytes; larger ones are answered TOO_LARGE"},
+    {"zmq", "hwm", HL_CONF_INT, F(zmq_hwm), "100000", 100, 10000000, NULL,
+     "messages ZeroMQ queues per peer before it pushes back"},
+
+    {"postgres", "conninfo", HL_CONF_STR, F(pg_conninfo),
+     "host=127.0.0.1 port=5432 dbname=hotline user=hotline", 0, 0, NULL,
+     "libpq connection string of the system of record"},
+    {"postgres", "connections", HL_CONF_INT, F(pg_connections), "2", 1, 64, NULL,
+     "connections writing batches (each holds one transaction in flight)"},
+    {"postgres", "reconnect_ms", HL_CONF_INT, F(pg_reconnect_ms), "1000", 10, 600000, NULL,
+     "pause between reconnection attempts"},
+    {"postgres", "request_timeout_ms", HL_CONF_INT, F(pg_request_timeout_ms), "10000", 100,
+     3600000, NULL, "a request not answered by then drops the connection (answer: TRY_LATER)"},
+
+    {"redis", "host", HL_CONF_STR, F(redis_host), "127.0.0.1", 0, 0, NULL,
+     "Redis host for unit queues (streams hl:q:{unit})"},
+    {"redis", "port", HL_CONF_INT, F(redis_port), "6379", 1, 65535, NULL, "Redis port"},
+    {"redis", "reconnect_ms", HL_CONF_INT, F(redis_reconnect_ms), "1000", 10, 600000, NULL,
+     "pause between reconnection attempts"},
+    {"redis", "timeout_ms", HL_CONF_INT, F(redis_timeout_ms), "2000", 10, 600000, NULL,
+     "stream writes unanswered by then are left to the outbox sweep"},
+
+    {"router", "name", HL_CONF_STR, F(router_name), "", 0, 0, NULL,
+     "this router's name in the outbox and logs; empty = host:pid"},
+    {"router", "batch_max", HL_CONF_INT, F(batch_max), "1000", 1, 100000, NULL,
+     "most intakes stored in one PostgreSQL transaction"},
+    {"router", "max_pending", HL_CONF_INT, F(max_pending), "20000", 1, 10000000, NULL,
+     "intakes waiting for PostgreSQL before new ones are answered TRY_LATER"},
+    {"router", "pending_timeout_ms", HL_CONF_INT, F(pending_timeout_ms), "5000", 10, 600000, NULL,
+     "an intake not stored within this time is answered TRY_LATER"},
+    {"router", "retry_after_ms", HL_CONF_INT, F(retry_after_ms), "1000", 0, 600000, NULL,
+     "retry advice sent with TRY_LATER"},
+    {"router", "outbox_sweep_ms", HL_CONF_INT, F(outbox_sweep_ms), "1000", 10, 3600000, NULL,
+     "how often committed-but-undelivered tickets are looked for"},
+    {"router", "outbox_age_ms", HL_CONF_INT, F(outbox_age_ms), "5000", 0, 3600000, NULL,
+     "an undelivered batch older than this is re-sent to its streams"},
+    {"router", "max_text", HL_CONF_INT, F(max_text), "32768", 16, 16777216, NULL,
+     "largest title + body accepted, bytes"},
+    {"router", "min_confidence", HL_CONF_DOUBLE, F(min_confidence), "0.5", 0, 1, NULL,
+     "classifier confidence below which a ticket waits for a human dispatcher"},
+    {"router", "dispatch_queue", HL_CONF_STR, F(dispatch_queue), "dispatch", 0, 0, NULL,
+     "queue (hl:q:<name>) of tickets waiting for a human dispatcher"},
+    {"router", "default_region", HL_CONF_STR, F(default_region), "", 0, 0, NULL,
+     "region code used when an intake names none; empty = the top-level region"},
+
+    {"deadlines", "utc_offset_min", HL_CONF_INT, F(utc_offset_min), "480", -720, 840, NULL,
+     "local time zone offset in minutes (China Standard Time: 480)"},
+    {"deadlines", "day_count", HL_CONF_ENUM, F(day_count), "next_day", 0, 0, "next_day|same_day",
+     "day limits count from the day after receipt (next_day) or the day itself"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+const hl_conf_key_t *hl_conf_keys(size_t *n)
+{
+    *n = NKEYS;
+    return keys;
+}
+
+static void seterr(char err[HL_ERR_LEN], const char *fmt, ...) HL_PRINTF(2, 3);
+static void seterr(char err[HL_ERR_LEN], const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, HL_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+static const hl_conf_key_t *find(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0) return &keys[i];
+    return NULL;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0) return 1;
+        p += len + (bar != NULL);
+    }
+    return 0;
+}
+
+static int apply(hl_conf_t *c, const hl_conf_key_t *k, const char *value, char err[HL_ERR_LEN])
+{
+    char *field = (char *)c + k->offset;
+    switch (k->type) {
+    case HL_CONF_ENUM:
+        if (!choice_ok(k->choices, value)) {
+            seterr(err, "%s.%s: '%s' is not one of %s", k->section, k->key, value, k->choices);
+            return HL_EINVAL;
+        }
+        /* fall through */
+    case HL_CONF_STR: {
+        char **s = (char **)(void *)field;
+        hl_free(*s);
+        *s = hl_strdup(value);
+        return 0;
+    }
+    case HL_CONF_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0') {
+            seterr(err, "%s.%s: '%s' is not an integer", k->section, k->key, value);
+            return HL_EINVAL;
+        }
+        if ((double)v < k->min || (double)v > k->max) {
+            seterr(err, "%s.%s: %lld is out of range [%.0f, %.0f]", k->section, k->key, v, k->min,
+                   k->max);
+            return HL_EINVAL;
+        }
+        *(int64_t *)(void *)field = v;
+        return 0;
+    }
+    case HL_CONF_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end != '\0' || !isfinite(v)) {
+            seterr(err, "%s.%s: '%s' is not a number", k->section, k->key, value);
+            return HL_EINVAL;
+        }
+        if (v < k->min || v > k->max) {
+            seterr(err, "%s.%s: %g is out of range [%g, %g]", k->section, k->key, v, k->min,
+                   k->max);
+            return HL_EINVAL;
+        }
+        *(double *)(void *)field = v;
+        return 0;
+    }
+    }
+    return HL_EINVAL;
+}
+
+void hl_conf_defaults(hl_conf_t *c)
+{
+    char err[HL_ERR_LEN];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (apply(c, &keys[i], keys[i].def, err) != 0) abort(); /* the table is wrong */
+    }
+}
+
+void hl_conf_free(hl_conf_t *c)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type == HL_CONF_STR || keys[i].type == HL_CONF_ENUM) {
+            char **s = (char **)(void *)((char *)c + keys[i].offset);
+            hl_free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+int hl_conf_set(hl_conf_t *c, const char *section, const char *key, const char *value,
+                char err[HL_ERR_LEN])
+{
+    const hl_conf_key_t *k = find(section, key);
+    if (!k) {
+        seterr(err, "unknown setting %s.%s", section, key);
+        return HL_EINVAL;
+    }
+    return apply(c, k, value, err);
+}
+
+int hl_conf_set_arg(hl_conf_t *c, const char *arg, char err[HL_ERR_LEN])
+{
+    const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+    if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1) {
+        seterr(err, "'%s' is not section.key=value", arg);
+        return HL_EINVAL;
+    }
+    char section[64], key[64];
+    if ((size_t)(dot - arg) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key) {
+        seterr(err, "'%s': name too long", arg);
+        return HL_EINVAL;
+    }
+    memcpy(section, arg, (size_t)(dot - arg));
+    section[dot - arg] = '\0';
+    memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+    key[eq - dot - 1] = '\0';
+    return hl_conf_set(c, section, key, eq + 1, err);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
+int hl_conf_load_file(hl_conf_t *c, const char *path, char err[HL_ERR_LEN])
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        seterr(err, "%s: %s", path, strerror(errno));
+        return HL_EIO;
+    }
+    char line[4096], section[64] = "";
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            seterr(err, "%s:%d: line too long", path, lineno);
+            rc = HL_EINVAL;
+            goto done;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';') continue;
+        if (*s == '[') {
+            char *e = strchr(s, ']');
+            if (!e || e[1] != '\0' || e - s - 1 <= 0 || (size_t)(e - s - 1) >= sizeof section) {
+                seterr(err, "%s:%d: bad section header '%.64s'", path, lineno, s);
+                rc = HL_EINVAL;
+                goto done;
+            }
+            *e = '\0';
+            snprintf(section, sizeof section, "%s", s + 1);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            seterr(err, "%s:%d: expected 'key = value', got '%.64s'", path, lineno, s);
+            rc = HL_EINVAL;
+            goto done;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        if (*value == '"') {
+            char *q = strrchr(value + 1, '"');
+            if (!q || q[1] != '\0') {
+                seterr(err, "%s:%d: unterminated quoted value", path, lineno);
+                rc = HL_EINVAL;
+                goto done;
+            }
+            *q = '\0';
+            value++;
+        } else {
+            /* An unquoted value ends at a comment. */
+            char *hash = strstr(value, " #");
+            if (hash) *hash = '\0', value = trim(value);
+        }
+        if (section[0] == '\0') {
+            seterr(err, "%s:%d: '%.64s' is outside any [section]", path, lineno, key);
+            rc = HL_EINVAL;
+            goto done;
+        }
+        char why[HL_ERR_LEN];
+        if (hl_conf_set(c, section, key, value, why) != 0) {
+            seterr(err, "%s:%d: %s", path, lineno, why);
+            rc = HL_EINVAL;
+            goto done;
+        }
+    }
+    if (ferror(f)) {
+        seterr(err, "%s: read error", path);
+        rc = HL_EIO;
+    }
+done:
+    fclose(f);
+    return rc;
+}
+
+int hl_conf_load_env(hl_conf_t *c, char *const *envp, char err[HL_ERR_LEN])
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[128];
+        int n = snprintf(name, sizeof name, "HOTLINE_%s_%s=", keys[i].section, keys[i].key);
+        for (int j = 0; j < n; j++) name[j] = (char)toupper((unsigned char)name[j]);
+        for (char *const *e = envp; e && *e; e++) {
+            if (strncmp(*e, name, (size_t)n) != 0) continue;
+            char why[HL_ERR_LEN];
+            if (apply(c, &keys[i], *e + n, why) != 0) {
+                seterr(err, "environment %.*s: %s", n - 1, name, why);
+                return HL_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int hl_conf_load_all(hl_conf_t *c, const char *path, char *const *envp, char *const *sets,
+                     int nsets, char err[HL_ERR_LEN])
+{
+    hl_conf_defaults(c);
+    int rc = path ? hl_conf_load_file(c, path, err) : 0;
+    if (rc == 0) rc = hl_conf_load_env(c, envp, err);
+    for (int i = 0; rc == 0 && i < nsets; i++) rc = hl_conf_set_arg(c, sets[i], err);
+    return rc;
+}
+
+static void print_value(const hl_conf_t *c, const hl_conf_key_t *k, FILE *out)
+{
+    const char *field = (const char *)c + k->offset;
+    switch (k->type) {
+    case HL_CONF_STR:
+    case HL_CONF_ENUM: {
+        const char *s = *(char *const *)(const void *)field;
+        s = s ? s : "";
+        if (*s == '\0' || strpbrk(s, " #;\t\""))
+            fprintf(out, "\"%s\"", s);
+        else
+            fputs(s, out);
+        break;
+    }
+    case HL_CONF_INT: fprintf(out, "%lld", (long long)*(const int64_t *)(const void *)field); break;
+    case HL_CONF_DOUBLE: fprintf(out, "%g", *(const double *)(const void *)field); break;
+    }
+}
+
+void hl_conf_dump(const hl_conf_t *c, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(section, keys[i].section) != 0) {
+            section = keys[i].section;
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+        }
+        fprintf(out, "%s = ", keys[i].key);
+        print_value(c, &keys[i], out);
+        fputc('\n', out);
+    }
+}
+
+void hl_conf_help(FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.%s", keys[i].section, keys[i].key);
+        fprintf(out, "  %-26s %s (default: %s)\n", name, keys[i].help,
+                *keys[i].def ? keys[i].def : "\"\"");
+    }
+}

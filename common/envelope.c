@@ -1,0 +1,139 @@
+/* envelope.c - Envelope decoding with limits and string validation. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hotline/alloc.h"
+#include "hotline/envelope.h"
+#include "hotline/utf8.h"
+
+static void *pb_alloc(void *data, size_t size)
+{
+    (void)data;
+    return hl_malloc(size);
+}
+
+static void pb_free(void *data, void *ptr)
+{
+    (void)data;
+    hl_free(ptr);
+}
+
+static ProtobufCAllocator allocator = {pb_alloc, pb_free, NULL};
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return -1;
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int check(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
+                 int depth, char err[HL_ERR_LEN])
+{
+    if (depth > 16) {
+        snprintf(err, HL_ERR_LEN, "message nested too deeply");
+        return HL_EPROTO;
+    }
+    while (p < end) {
+        uint64_t key, len;
+        if (read_varint(&p, end, &key)) goto malformed;
+        unsigned wire = (unsigned)(key & 7);
+        uint64_t tag = key >> 3;
+        switch (wire) {
+        case 0:
+            if (read_varint(&p, end, &len)) goto malformed;
+            continue;
+        case 1:
+            if (end - p < 8) goto malformed;
+            p += 8;
+            continue;
+        case 5:
+            if (end - p < 4) goto malformed;
+            p += 4;
+            continue;
+        case 2: break;
+        default: goto malformed;
+        }
+        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) goto malformed;
+        const ProtobufCFieldDescriptor *f =
+            tag <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)tag) : NULL;
+        if (f && f->type == PROTOBUF_C_TYPE_STRING && !hl_utf8_valid((const char *)p, len)) {
+            snprintf(err, HL_ERR_LEN, "%s.%s is not valid UTF-8 (or contains NUL)",
+                     desc->short_name, f->name);
+            return HL_EINVAL;
+        }
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            int rc = check(f->descriptor, p, p + len, depth + 1, err);
+            if (rc) return rc;
+        }
+        p += len;
+    }
+    return 0;
+malformed:
+    snprintf(err, HL_ERR_LEN, "malformed %s encoding", desc->short_name);
+    return HL_EPROTO;
+}
+
+int hl_proto_check_strings(const ProtobufCMessageDescriptor *desc, const void *data, size_t len,
+                           char err[HL_ERR_LEN])
+{
+    return check(desc, data, (const uint8_t *)data + len, 0, err);
+}
+
+int hl_envelope_unpack(const void *data, size_t len, size_t max, hl_envelope_t **out,
+                       char err[HL_ERR_LEN])
+{
+    *out = NULL;
+    if (len > max) {
+        snprintf(err, HL_ERR_LEN, "envelope of %zu bytes is over the limit of %zu", len, max);
+        return HL_ETOOBIG;
+    }
+    hl_envelope_t *env = hotline__envelope__unpack(&allocator, len, data);
+    if (!env) {
+        snprintf(err, HL_ERR_LEN, "not a valid Envelope encoding");
+        return HL_EPROTO;
+    }
+    int rc = hl_proto_check_strings(&hotline__envelope__descriptor, data, len, err);
+    if (rc) goto fail;
+    if (env->schema > HL_SCHEMA_VERSION) {
+        snprintf(err, HL_ERR_LEN, "schema %u is newer than this router's %d", env->schema,
+                 HL_SCHEMA_VERSION);
+        rc = HL_EUNSUPPORTED;
+        goto fail;
+    }
+    if (env->body_case == HOTLINE__ENVELOPE__BODY__NOT_SET) {
+        snprintf(err, HL_ERR_LEN, "envelope has no known message kind");
+        rc = HL_EUNSUPPORTED;
+        goto fail;
+    }
+    *out = env;
+    return 0;
+fail:
+    hotline__envelope__free_unpacked(env, &allocator);
+    return rc;
+}
+
+void hl_envelope_free(hl_envelope_t **env_p)
+{
+    if (!*env_p) return;
+    hotline__envelope__free_unpacked(*env_p, &allocator);
+    *env_p = NULL;
+}
+
+void hl_envelope_pack(const hl_envelope_t *env, hl_buf_t *out)
+{
+    size_t n = hotline__envelope__get_packed_size(env);
+    hl_buf_reserve(out, n);
+    hotline__envelope__pack(env, (uint8_t *)out->data + out->len);
+    out->len += n;
+    out->data[out->len] = '\0';
+}

@@ -1,0 +1,53 @@
+/* utf8.c - strict UTF-8 validation (RFC 3629), with an ASCII fast path. */
+#include <stdint.h>
+#include <string.h>
+
+#include "hotline/utf8.h"
+
+bool hl_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+    while (s < end) {
+        /* Eight ASCII bytes at a time. */
+        if (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if ((w & 0x8080808080808080ULL) == 0) {
+                /* Reject NUL bytes inside the word. */
+                if ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) return false;
+                s += 8;
+                continue;
+            }
+        }
+        unsigned c = *s;
+        if (c < 0x80) {
+            if (c == 0) return false;
+            s++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (end - s < 2 || (s[1] & 0xC0) != 0x80) return false;
+            s += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return false;
+            if (c == 0xE0 && s[1] < 0xA0) return false; /* overlong */
+            if (c == 0xED && s[1] > 0x9F) return false; /* surrogates */
+            s += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (end - s < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+                (s[3] & 0xC0) != 0x80)
+                return false;
+            if (c == 0xF0 && s[1] < 0x90) return false; /* overlong */
+            if (c == 0xF4 && s[1] > 0x8F) return false; /* above U+10FFFF */
+            s += 4;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t hl_utf8_count(const char *str, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += ((unsigned char)str[i] & 0xC0) != 0x80;
+    return n;
+}

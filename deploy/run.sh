@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# deploy/run.sh - run the hotline service on this machine, in the foreground.
+#
+# Installs missing Debian packages (as root), builds, starts a private
+# PostgreSQL and Redis on 127.0.0.1 with their data under var/, applies the
+# migrations and the demo city, starts the router, prints what runs where,
+# and stops everything it started on Ctrl-C. Nothing system-wide is
+# configured. Data in var/ survives restarts; `rm -rf var` starts afresh.
+#
+# Usage: ./deploy/run.sh [--no-demo]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib.sh
+
+demo=--demo
+for arg in "$@"; do
+    case $arg in
+    --no-demo) demo= ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) hl_die "unknown argument $arg (try --help)" ;;
+    esac
+done
+
+hl_install_deps
+hl_say "building"
+hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+BIN=$PWD/build
+
+VAR=$PWD/var
+mkdir -p "$VAR/log"
+
+# Stable ports from one run to the next, unless something else holds them.
+pick_port() {
+    local want=$1 var=$2
+    if [ -f "$VAR/ports" ] && grep -q "^$var=" "$VAR/ports"; then
+        want=$(grep "^$var=" "$VAR/ports" | cut -d= -f2)
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$want") 2>/dev/null; then
+        hl_free_port "$var"
+    else
+        printf -v "$var" '%s' "$want"
+    fi
+}
+pick_port 54320 PG_PORT
+pick_port 63790 REDIS_PORT
+pick_port 7701 INTAKE_PORT
+pick_port 7702 EVENTS_PORT
+printf 'PG_PORT=%s\nREDIS_PORT=%s\nINTAKE_PORT=%s\nEVENTS_PORT=%s\n' \
+    "$PG_PORT" "$REDIS_PORT" "$INTAKE_PORT" "$EVENTS_PORT" >"$VAR/ports"
+
+pids=()
+stopping=
+stop_all() {
+    [ -n "$stopping" ] && return
+    stopping=1
+    hl_say "stopping"
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    hl_redis_stop "$VAR/redis"
+    hl_pg_stop "$VAR/pg"
+    hl_say "stopped"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+hl_say "starting PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)"
+hl_pg_start "$VAR/pg" "$PG_PORT" durable
+hl_say "starting Redis on 127.0.0.1:$REDIS_PORT (data in var/redis)"
+hl_redis_start "$VAR/redis" "$REDIS_PORT"
+
+CONF=$VAR/hotline.conf
+sed -e "s|^conninfo = .*|conninfo = \"host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline\"|" \
+    -e "/^\[redis\]/,/^\[/ s|^port = .*|port = $REDIS_PORT|" \
+    -e "s|^intake = .*|intake = tcp://127.0.0.1:$INTAKE_PORT|" \
+    -e "s|^events = .*|events = tcp://127.0.0.1:$EVENTS_PORT|" \
+    deploy/hotline.conf.example >"$CONF"
+
+hl_say "applying migrations"
+"$BIN/workers/hotline-migrate" --config "$CONF" $demo
+
+"$BIN/router/hotline-router" --config "$CONF" 2> >(tee -a "$VAR/log/router.log" >&2) &
+pids+=($!)
+hl_wait_port "$INTAKE_PORT" 10 || hl_die "the router did not start; see var/log/router.log"
+
+cat <<EOF
+
+  hotline is running (Ctrl-C stops everything started here)
+
+  router intake (ZeroMQ ROUTER, Intake/Action envelopes)  tcp://127.0.0.1:$INTAKE_PORT
+  router events (ZeroMQ PUB, Event envelopes)             tcp://127.0.0.1:$EVENTS_PORT
+  PostgreSQL   psql -h 127.0.0.1 -p $PG_PORT -U hotline hotline
+  Redis        redis-cli -p $REDIS_PORT     (unit queues: XRANGE hl:q:<UNIT> - +)
+  settings     $CONF
+  logs         var/log/router.log
+
+  send 100 demo requests and check them:
+    $BIN/workers/hotline-loadgen --config $CONF -n 100 --verify
+
+EOF
+
+# Stay in the foreground until a child exits or we are interrupted.
+set +e
+wait -n "${pids[@]}"
+status=$?
+[ -z "$stopping" ] && hl_say "a service exited (status $status); see var/log/"
+exit "$status"

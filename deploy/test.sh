@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deploy/test.sh - run every test of hotline.
+#
+# Installs missing Debian packages (as root), then twice: builds (warnings
+# are errors) and runs the unit and integration tests with ctest; the second
+# build has AddressSanitizer and UndefinedBehaviorSanitizer. Integration tests
+# start their own PostgreSQL, Redis and router on free loopback ports in
+# temporary folders; nothing system-wide is touched.
+#
+# Usage: ./deploy/test.sh [--no-sanitize] [ctest arguments, e.g. -L unit or -R intake]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib.sh
+
+sanitize=1
+args=()
+for arg in "$@"; do
+    case $arg in
+    --no-sanitize) sanitize= ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) args+=("$arg") ;;
+    esac
+done
+
+hl_install_deps
+jobs=$(nproc)
+[ "$jobs" -gt 4 ] && jobs=4
+
+run_suite() {
+    local dir=$1 what=$2; shift 2
+    hl_say "building $what ($dir)"
+    hl_build "$dir" "$@"
+    hl_say "testing $what"
+    (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600 "${args[@]}")
+}
+
+start=$(date +%s)
+run_suite build "release build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ -n "$sanitize" ]; then
+    # Leak checks stay on; abort on the first sanitizer report.
+    export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_suite build-asan "sanitizer build (ASan+UBSan)" -DCMAKE_BUILD_TYPE=Debug -DHL_SANITIZE=ON
+fi
+hl_say "all tests passed in $(($(date +%s) - start)) s"

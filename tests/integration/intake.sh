@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Intake to stream end to end: acks match what PostgreSQL and the unit
+# streams hold; retries with the same key return the same ticket; events go
+# out on the PUB socket; the reference data reloads on a catalogue change.
+source "$(dirname "$0")/harness.sh"
+
+hl_test_stores_up
+hl_test_router_start
+
+echo "# 2000 synthetic intakes, verified"
+hl_loadgen -n 2000 -w 200 --prefix e2e --verify -q >"$T/run1.out"
+check "acked" "$(kv "$T/run1.out" acked)" 2000
+check "lost" "$(kv "$T/run1.out" lost)" 0
+check "undelivered" "$(kv "$T/run1.out" undelivered)" 0
+check "mismatched" "$(kv "$T/run1.out" mismatched)" 0
+check "duplicated" "$(kv "$T/run1.out" duplicated)" 0
+check "tickets stored" "$(hl_sql "SELECT count(*) FROM tickets")" 2000
+check "one intake event per ticket" "$(hl_sql "SELECT count(*) FROM ticket_events WHERE kind = 'intake'")" 2000
+check "outbox empty" "$(hl_sql "SELECT count(*) FROM outbox")" 0
+
+echo "# the same keys again: the same tickets, nothing new stored"
+hl_loadgen -n 2000 -w 200 --prefix e2e --verify -q >"$T/run2.out"
+check "acked again" "$(kv "$T/run2.out" acked)" 2000
+check "all replayed" "$(kv "$T/run2.out" replayed)" 2000
+check "still 2000 tickets" "$(hl_sql "SELECT count(*) FROM tickets")" 2000
+check "verified again" "$(kv "$T/run2.out" mismatched)/$(kv "$T/run2.out" lost)" 0/0
+
+echo "# what was stored"
+check "PII kept out of tickets" "$(hl_sql "SELECT count(*) FROM tickets t JOIN pii_vault p ON p.ticket_id = t.id WHERE t.body LIKE '%' || p.phone || '%'")" 0
+check "requesters in the vault" "$(hl_sql "SELECT count(*) > 1500 FROM pii_vault")" t
+check "every dispatched ticket has a unit" "$(hl_sql "SELECT count(*) FROM tickets WHERE state = 'DISPATCHED' AND unit IS NULL")" 0
+check "pending tickets have none" "$(hl_sql "SELECT count(*) FROM tickets WHERE state = 'PENDING_DISPATCH' AND unit IS NOT NULL")" 0
+check "gas leaks go to the gas company, urgent" \
+    "$(hl_sql "SELECT DISTINCT unit || '/' || urgency FROM tickets WHERE body LIKE '%燃气泄漏%'")" "GAS/urgent"
+check "urgent reply within 24 h" \
+    "$(hl_sql "SELECT bool_and(reply_due = received_at + interval '24 hours') FROM tickets WHERE urgency = 'urgent'")" t
+check "property goes to the street, its district bureau assists" \
+    "$(hl_sql "SELECT unit || ' ' || array_to_string(assisting_units, ',') FROM tickets WHERE category = 'construction.property' AND region = '990101001' LIMIT 1")" \
+    "ST_BINJIANG JB_HOUSING"
+check "assisting units get the ticket too" \
+    "$(hl_redis XLEN hl:q:JB_HOUSING | awk '{print ($1 > 0)}')" 1
+check "ticket numbers carry the local date" \
+    "$(hl_sql "SELECT count(*) FROM tickets WHERE left(ticket_no, 8) <> to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')")" 0
+
+echo "# events on the PUB socket (a subscriber sees the next intakes)"
+"$HL_BUILD/workers/hotline-events" --config "$T/hotline.conf" -n 5 -t 10 >"$T/events.out" &
+SUB=$!
+sleep 0.5
+hl_loadgen -n 5 --prefix ev -q >/dev/null
+wait $SUB || true
+check "events received" "$(grep -c '^ticket\.' "$T/events.out")" 5
+
+echo "# a catalogue change reaches the running router (LISTEN/NOTIFY)"
+hl_sql "UPDATE catalogue SET lead_unit = 'WATER' WHERE category = 'health' AND region = '990100'" >/dev/null
+for i in $(seq 1 50); do
+    [ "$(grep -c 'reference data loaded' "$T/router.log")" -ge 2 ] && break
+    sleep 0.1
+done
+check "reloaded" "$(grep -c 'reference data loaded' "$T/router.log")" 2
+hl_loadgen -n 300 --prefix after -q >/dev/null
+check "health now goes to WATER" \
+    "$(hl_sql "SELECT DISTINCT unit FROM tickets t JOIN intake_keys k ON k.ticket_id = t.id WHERE k.key LIKE 'after-%' AND category = 'health'")" WATER
+
+echo "# a clean stop"
+hl_test_router_stop
+check "stopped cleanly" "$(grep -c 'I stopped' "$T/router.log")" 1
