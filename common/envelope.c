@@ -90,9 +90,10 @@ int hl_proto_check_strings(const ProtobufCMessageDescriptor *desc, const void *d
 }
 
 int hl_envelope_unpack(const void *data, size_t len, size_t max, hl_envelope_t **out,
-                       char err[HL_ERR_LEN])
+                       uint64_t *request_id, char err[HL_ERR_LEN])
 {
     *out = NULL;
+    if (request_id) *request_id = 0;
     if (len > max) {
         snprintf(err, HL_ERR_LEN, "envelope of %zu bytes is over the limit of %zu", len, max);
         return HL_ETOOBIG;
@@ -102,6 +103,7 @@ int hl_envelope_unpack(const void *data, size_t len, size_t max, hl_envelope_t *
         snprintf(err, HL_ERR_LEN, "not a valid Envelope encoding");
         return HL_EPROTO;
     }
+    if (request_id) *request_id = env->request_id;
     int rc = hl_proto_check_strings(&hotline__envelope__descriptor, data, len, err);
     if (rc) goto fail;
     if (env->schema > HL_SCHEMA_VERSION) {

@@ -1157,10 +1157,9 @@ static void handle_envelope(router_t *r, reply_to_t *to, const void *data, size_
     char err[HL_ERR_LEN];
     hl_envelope_t *env = NULL;
     r->stats.received++;
-    int rc = hl_envelope_unpack(data, len, (size_t)r->conf->zmq_max_envelope, &env, err);
+    int rc = hl_envelope_unpack(data, len, (size_t)r->conf->zmq_max_envelope, &env,
+                                &to->request_id, err);
     if (rc) {
-        /* The request id cannot be trusted from a message we could not read. */
-        to->request_id = 0;
         reply_status(r, to,
                      rc == HL_ETOOBIG        ? HOTLINE__STATUS__STATUS_TOO_LARGE
                      : rc == HL_EUNSUPPORTED ? HOTLINE__STATUS__STATUS_UNSUPPORTED
@@ -1168,7 +1167,6 @@ static void handle_envelope(router_t *r, reply_to_t *to, const void *data, size_
                      err, NULL);
         return;
     }
-    to->request_id = env->request_id;
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (handlers[i].kind == env->body_case) {
             handlers[i].fn(r, to, &env);
@@ -1262,11 +1260,13 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->intake = zmq_socket(r->zctx, ZMQ_ROUTER);
     r->events = zmq_socket(r->zctx, ZMQ_PUB);
     int hwm = (int)conf->zmq_hwm, linger = 0;
-    int64_t maxmsg = conf->zmq_max_envelope + 1024;
+    /* Envelopes over max_envelope get a TOO_LARGE answer; only frames over
+     * this hard cap (a hostile or broken peer) make ZeroMQ drop the sender's
+     * connection without reading them into memory. */
+    int64_t maxmsg = conf->zmq_max_envelope * 16 > (4 << 20) ? conf->zmq_max_envelope * 16 : (4 << 20);
     zmq_setsockopt(r->intake, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->intake, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->intake, ZMQ_LINGER, &linger, sizeof linger);
-    /* ZeroMQ drops a connection that sends a frame over this size. */
     zmq_setsockopt(r->intake, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(r->events, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->events, ZMQ_LINGER, &linger, sizeof linger);

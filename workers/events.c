@@ -93,7 +93,7 @@ int main(int argc, char **argv)
             continue;
         }
         hl_envelope_t *env = NULL;
-        if (hl_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 24, &env, err) == 0 &&
+        if (hl_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 24, &env, NULL, err) == 0 &&
             env->body_case == HOTLINE__ENVELOPE__BODY_EVENT) {
             const Hotline__Event *e = env->event;
             char at[HL_ISO8601_LEN];

@@ -322,7 +322,7 @@ static void drain(lg_t *g)
         }
         char err[HL_ERR_LEN];
         hl_envelope_t *env = NULL;
-        if (hl_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 24, &env, err) == 0)
+        if (hl_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 24, &env, NULL, err) == 0)
             on_ack(g, env);
         else
             g->errors++;

@@ -9,6 +9,7 @@
 #define HOTLINE_ENVELOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/hotline.pb-c.h"
 
@@ -20,13 +21,16 @@
 typedef Hotline__Envelope hl_envelope_t;
 
 /* Decode len bytes. On success *out is a new envelope the caller frees with
- * hl_envelope_free. Errors (err filled, *out NULL):
+ * hl_envelope_free. If request_id is not NULL it is set to the envelope's
+ * request id whenever the bytes decode, even when the envelope is rejected
+ * afterwards (so the answer can still be matched), and to 0 otherwise.
+ * Errors (err filled, *out NULL):
  *   HL_ETOOBIG       len > max
  *   HL_EPROTO        not a valid Envelope encoding
  *   HL_EINVAL        a string is not valid UTF-8 or contains NUL
  *   HL_EUNSUPPORTED  no body (unknown message kind) or schema newer than ours */
 HL_MUSTCHECK int hl_envelope_unpack(const void *data, size_t len, size_t max, hl_envelope_t **out,
-                                    char err[HL_ERR_LEN]);
+                                    uint64_t *request_id, char err[HL_ERR_LEN]);
 /* Free an envelope from hl_envelope_unpack; NULLs the pointer. */
 void hl_envelope_free(hl_envelope_t **env_p);
 /* Encode env (borrowed) into out (appended). */

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Faults under load: the router killed with SIGKILL, Redis stopped, PostgreSQL
+# stopped, each in the middle of 20,000 intakes sent with retries. Afterwards
+# every acked ticket is stored once, as acked, and in its unit stream; nothing
+# is stored twice; while PostgreSQL is down intakes are refused, not acked.
+source "$(dirname "$0")/harness.sh"
+
+N=${HL_FAULT_COUNT:-20000}
+hl_test_stores_up
+hl_test_router_start
+
+# wait_rows SQL MIN: wait (up to 30 s) until the query returns at least MIN.
+wait_rows() {
+    local i
+    for i in $(seq 1 300); do
+        [ "$(hl_sql "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+verify_run() {
+    local out=$1 what=$2
+    check "$what: all acked" "$(kv "$out" acked)" "$N"
+    check "$what: none failed" "$(kv "$out" failed)" 0
+    check "$what: lost" "$(kv "$out" lost)" 0
+    check "$what: undelivered" "$(kv "$out" undelivered)" 0
+    check "$what: mismatched" "$(kv "$out" mismatched)" 0
+    check "$what: duplicated" "$(kv "$out" duplicated)" 0
+    check "$what: stored once" "$(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE '$3-%'")" "$N"
+}
+
+echo "# kill -9 the router in the middle of $N intakes, then restart it"
+hl_loadgen -n "$N" -w 500 --retries 1000 --timeout 1000 --prefix kill --verify -q >"$T/kill.out" &
+LG=$!
+wait_rows "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'kill-%'" $((N / 4)) ||
+    echo "note: load was slower than expected"
+hl_test_router_kill9
+echo "killed the router with $(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'kill-%'") of $N stored"
+sleep 0.5
+mv "$T/router.log" "$T/router-killed.log"
+hl_test_router_start
+wait $LG || true
+verify_run "$T/kill.out" "after kill -9" kill
+check_ge "retries were needed" "$(kv "$T/kill.out" retries)" 1
+
+echo "# stop Redis in the middle of $N intakes, start it again later"
+hl_loadgen -n "$N" -w 500 --retries 1000 --timeout 2000 --prefix redis --verify -q >"$T/redis.out" &
+LG=$!
+wait_rows "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'redis-%'" $((N / 4)) || true
+hl_redis_stop "$T/redis"
+stored_down=$(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'redis-%'")
+sleep 1.5
+stored_later=$(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'redis-%'")
+check "tickets still stored while Redis is down" "$([ "$stored_later" -gt "$stored_down" ] && echo yes || echo "no ($stored_down -> $stored_later)")" yes
+check_ge "undelivered batches wait in the outbox" "$(hl_sql "SELECT count(*) FROM outbox")" 1
+hl_redis_start "$T/redis" "$REDIS_PORT"
+wait $LG || true
+verify_run "$T/redis.out" "after the Redis outage" redis
+check "the sweep re-sent them" "$(grep -c 'outbox sweep re-sent' "$T/router.log" | awk '{print ($1 > 0)}')" 1
+
+echo "# stop PostgreSQL in the middle of $N intakes, start it again later"
+hl_loadgen -n "$N" -w 500 --retries 1000 --timeout 1000 --prefix pg --verify -q >"$T/pg.out" &
+LG=$!
+wait_rows "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'pg-%'" $((N / 4)) || true
+hl_pg_stop "$T/pg" immediate
+sleep 0.5
+# While it is down: clear refusals, nothing acked.
+hl_loadgen -n 20 --retries 0 --prefix probe -q >"$T/probe.out" || true
+check "refused while PostgreSQL is down: acked" "$(kv "$T/probe.out" acked)" 0
+check "refused while PostgreSQL is down: TRY_LATER" "$(kv "$T/probe.out" try_later)" 20
+hl_pg_start "$T/pg" "$PG_PORT"
+wait $LG || true
+verify_run "$T/pg.out" "after the PostgreSQL outage" pg
+check "no probe stored" "$(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'probe-%'")" 0
+
+echo "# the router kept serving throughout"
+hl_loadgen -n 100 --prefix end --verify -q >"$T/end.out"
+check "a final run" "$(kv "$T/end.out" acked)/$(kv "$T/end.out" lost)" 100/0
