@@ -62,19 +62,24 @@ void hl_buf_put_i64(hl_buf_t *b, int64_t v)
     hl_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
+/* Bytes COPY text format escapes, and what follows the backslash. */
+static const char copy_escape[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'};
+
 void hl_buf_put_copy_text(hl_buf_t *b, const char *s, size_t len)
 {
     hl_buf_reserve(b, len * 2);
     char *o = b->data + b->len;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        default: *o++ = c; break;
-        }
+    size_t i = 0;
+    /* Copy runs of ordinary bytes whole; text rarely has anything to escape. */
+    while (i < len) {
+        size_t j = i;
+        while (j < len && !copy_escape[(unsigned char)s[j]]) j++;
+        memcpy(o, s + i, j - i);
+        o += j - i;
+        if (j == len) break;
+        *o++ = '\\';
+        *o++ = copy_escape[(unsigned char)s[j]];
+        i = j + 1;
     }
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';

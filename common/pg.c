@@ -378,7 +378,8 @@ int hl_pg_submit(hl_pg_t *pg, hl_pg_req_t **req_p)
 static void record_error(hl_pg_t *pg, const PGresult *res)
 {
     if (pg->err_rc) return;
-    pg->err_rc = HL_EINVAL;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    pg->err_rc = state && strcmp(state, "23505") == 0 ? HL_ECONFLICT : HL_EINVAL;
     const char *m = PQresultErrorMessage(res);
     snprintf(pg->err_msg, sizeof pg->err_msg, "%s", m && *m ? m : "SQL error");
     pg->err_msg[strcspn(pg->err_msg, "\n")] = '\0';

@@ -102,9 +102,11 @@ void hl_dispatch_plan(const hl_refdata_t *rd, const Hotline__Intake *in,
     memset(out, 0, sizeof *out);
     out->received_at = in->received_at ? in->received_at : now;
 
+    out->title_len = strlen(in->title);
+    out->body_len = strlen(in->body);
     hl_class_t cls;
     const hl_classifier_t *clf = hl_refdata_classifier(rd);
-    hl_classify(clf, in->title, strlen(in->title), in->body, strlen(in->body), &cls);
+    hl_classify(clf, in->title, out->title_len, in->body, out->body_len, &cls);
     copy(out->category, sizeof out->category, cls.category);
     copy(out->classifier, sizeof out->classifier, hl_classifier_version(clf));
     out->confidence = cls.confidence;

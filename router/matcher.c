@@ -1,8 +1,12 @@
-/* matcher.c - Aho-Corasick as a dense DFA (256 transitions per state).
+/* matcher.c - Aho-Corasick as a dense DFA.
  *
- * Keyword lists of a hotline are a few thousand bytes in all, so a dense
- * table (1 KiB per state) stays small and each text byte costs one lookup.
+ * Built with 256 transitions per state; hl_matcher_build then packs the table
+ * over byte classes (the bytes that occur in some pattern, plus one class for
+ * all the others) into 16-bit entries whose high bit says "the target state
+ * reports matches". A text byte costs a class lookup, one 2-byte load and a
+ * test, over a table small enough to stay in cache.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "hotline/alloc.h"
@@ -13,8 +17,14 @@ typedef struct {
     int32_t next; /* next output of the same state, -1 = none */
 } output_t;
 
+#define EMIT 0x8000u
+#define MAX_STATES 0x7fff
+
 struct hl_matcher {
-    int32_t *delta;   /* nstates * 256 */
+    int32_t *delta;   /* nstates * 256, while building */
+    uint16_t *packed; /* nstates * nclasses after building: state | EMIT */
+    uint16_t cls[256]; /* byte -> class; 0 = a byte no pattern contains */
+    uint32_t nclasses;
     int32_t *out;     /* first output of each state, -1 = none */
     int32_t *dict;    /* nearest suffix state with outputs, -1 = none */
     int32_t nstates, capstates;
@@ -50,6 +60,7 @@ void hl_matcher_destroy(hl_matcher_t **self_p)
     hl_matcher_t *m = *self_p;
     if (!m) return;
     hl_free(m->delta);
+    hl_free(m->packed);
     hl_free(m->out);
     hl_free(m->dict);
     hl_free(m->outputs);
@@ -64,6 +75,7 @@ int hl_matcher_add(hl_matcher_t *m, const char *pattern, size_t len, int32_t val
     for (size_t i = 0; i < len; i++) {
         size_t at = (size_t)s * 256 + (unsigned char)pattern[i];
         if (m->delta[at] < 0) {
+            if (m->nstates > MAX_STATES) return HL_EINVAL;
             int32_t t = new_state(m); /* may move m->delta */
             m->delta[at] = t;
         }
@@ -118,17 +130,46 @@ void hl_matcher_build(hl_matcher_t *m)
     }
     hl_free(fail);
     hl_free(queue);
+    /* Bytes that occur in no pattern all behave alike (they lead where the
+     * root's transition leads, which is the root): one class for them keeps
+     * the table several times smaller, so it stays in cache. */
+    bool used[256] = {false};
+    for (int32_t st = 0; st < m->nstates; st++)
+        for (int c = 0; c < 256; c++)
+            if (m->delta[(size_t)st * 256 + (size_t)c] != 0) used[c] = true;
+    m->nclasses = 1;
+    int rep[256];
+    rep[0] = -1;
+    for (int c = 0; c < 256; c++) {
+        m->cls[c] = used[c] ? (uint16_t)m->nclasses : 0;
+        if (used[c]) rep[m->nclasses++] = c;
+        else if (rep[0] < 0) rep[0] = c;
+    }
+    m->packed = hl_malloc((size_t)m->nstates * m->nclasses * sizeof(uint16_t));
+    for (int32_t st = 0; st < m->nstates; st++) {
+        for (uint32_t k = 0; k < m->nclasses; k++) {
+            int32_t t = rep[k] >= 0 ? m->delta[(size_t)st * 256 + (size_t)rep[k]] : 0;
+            bool emits = m->out[t] >= 0 || m->dict[t] >= 0;
+            m->packed[(size_t)st * m->nclasses + k] = (uint16_t)((uint32_t)t | (emits ? EMIT : 0));
+        }
+    }
+    hl_free(m->delta);
+    m->delta = NULL;
 }
 
 void hl_matcher_scan(const hl_matcher_t *m, const char *text, size_t len, hl_match_fn fn,
                      void *arg)
 {
-    const int32_t *delta = m->delta;
+    const uint16_t *delta = m->packed;
     const unsigned char *t = (const unsigned char *)text;
-    int32_t s = 0;
+    const size_t width = m->nclasses;
+    uint32_t s = 0;
     for (size_t i = 0; i < len; i++) {
-        s = delta[(size_t)s * 256 + t[i]];
-        for (int32_t st = m->out[s] >= 0 ? s : m->dict[s]; st >= 0; st = m->dict[st])
+        uint32_t next = delta[(size_t)(s & ~EMIT) * width + m->cls[t[i]]];
+        s = next;
+        if (!(next & EMIT)) continue;
+        int32_t cur = (int32_t)(next & ~EMIT);
+        for (int32_t st = m->out[cur] >= 0 ? cur : m->dict[cur]; st >= 0; st = m->dict[st])
             for (int32_t o = m->out[st]; o >= 0; o = m->outputs[o].next)
                 fn(arg, m->outputs[o].value, i + 1);
     }

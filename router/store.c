@@ -97,8 +97,10 @@ void hl_store_ticket_row(hl_buf_t *b, const hl_store_ticket_t *t, int offset_min
     }
     hl_buf_puts(b, "}\t");
     null_or_text(b, p->region);
-    text(b, in->title);
-    text(b, in->body);
+    hl_buf_put_copy_text(b, in->title, p->title_len);
+    tab(b);
+    hl_buf_put_copy_text(b, in->body, p->body_len);
+    tab(b);
     text(b, loc ? loc->address : "");
     if (loc && loc->has_coordinates)
         hl_buf_printf(b, "%.7f\t%.7f\t", loc->lat, loc->long_);

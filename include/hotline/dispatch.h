@@ -46,6 +46,7 @@ typedef struct {
     char classifier[32];            /* version of the rules or model */
     hl_deadlines_t deadlines;
     int64_t received_at;            /* ms, UTC */
+    size_t title_len, body_len;     /* bytes of the intake's title and body */
     char emergency[4];              /* proposed service, "" = none */
     char reason[256];               /* for the intake event */
 } hl_plan_t;

@@ -22,8 +22,9 @@ typedef void (*hl_match_fn)(void *arg, int32_t value, size_t end);
 hl_matcher_t *hl_matcher_new(void);
 void hl_matcher_destroy(hl_matcher_t **self_p);
 /* Add a pattern (1-255 bytes) with a value >= 0. The same pattern may be
- * added with several values. Returns 0 or HL_EINVAL (empty, too long, or the
- * matcher is already built). */
+ * added with several values. Returns 0 or HL_EINVAL (empty, too long, the
+ * matcher is already built, or the patterns need more than 32767 states,
+ * i.e. roughly 10,000 Chinese keywords). */
 HL_MUSTCHECK int hl_matcher_add(hl_matcher_t *m, const char *pattern, size_t len, int32_t value);
 /* Compute the automaton; no more patterns after this. */
 void hl_matcher_build(hl_matcher_t *m);

@@ -34,9 +34,10 @@ typedef struct hl_pg_req hl_pg_req_t;
 /* A result with rows or a command status; `index` counts queries (pipeline)
  * or results (simple) from 0. res is borrowed: valid during the call only. */
 typedef void (*hl_pg_result_fn)(void *arg, int index, const PGresult *res);
-/* The request finished: rc 0, HL_EINVAL (an SQL error; msg has the server's
- * message), HL_EIO (connection lost), HL_ETIMEDOUT, or HL_EAGAIN (never ran).
- * May submit new requests. */
+/* The request finished: rc 0, HL_ECONFLICT (a unique violation, SQLSTATE
+ * 23505), HL_EINVAL (another SQL error; msg has the server's message), HL_EIO
+ * (connection lost), HL_ETIMEDOUT, or HL_EAGAIN (never ran). After an SQL
+ * error the transaction is already rolled back. May submit new requests. */
 typedef void (*hl_pg_done_fn)(void *arg, int rc, const char *msg);
 typedef void (*hl_pg_state_fn)(hl_pg_t *pg, void *arg, bool up);
 typedef void (*hl_pg_notify_fn)(hl_pg_t *pg, void *arg, const char *channel, const char *payload);

@@ -29,6 +29,7 @@
     "reason, unit, sign_due, contact_due, reply_due) FROM STDIN"
 #define HL_COPY_PII "COPY pii_vault (ticket_id, created_at, name, phone, id_number) FROM STDIN"
 #define HL_COPY_OUTBOX "COPY outbox (batch_id, router, ticket_ids, created_at) FROM STDIN"
+#define HL_COPY_KEYS "COPY intake_keys (key, ticket_id, created_at) FROM STDIN"
 
 /* Registers the keys of a batch; returns the ticket ids of the new ones.
  * $1 text[] keys, $2 bigint[] ticket ids, $3 timestamptz. */

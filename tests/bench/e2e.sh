@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tests/bench/e2e.sh - end-to-end durable intake against the raw PostgreSQL limit.
+#
+# Starts its own PostgreSQL (fsync and synchronous_commit on), Redis and router
+# in a temporary folder, then measures in one run:
+#  (a) raw: the rows N intakes make (tickets, events, PII vault), COPY'd into
+#      PostgreSQL alone in 1,000-ticket transactions, 1 and 2 connections, best
+#      rate in tickets/s (tests/bench/pgraw.c);
+#  (b) end to end: hotline-loadgen -> router -> COMMIT -> XADD -> ack at
+#      saturation, with real citizen messages when ../shared/data is present;
+#  (c) latency at 10 % of (a)'s rate.
+# Both loadgen runs verify every acked ticket in PostgreSQL and its stream.
+# Prints one key=value line per figure. Not a test: nothing is asserted.
+#
+# Usage: tests/bench/e2e.sh [-n TICKETS] [-s SECONDS_AT_10PCT] [-w WINDOW]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source deploy/lib.sh
+
+N=200000
+SECS=15
+WINDOW=4000
+while getopts "n:s:w:" o; do
+    case $o in
+    n) N=$OPTARG ;;
+    s) SECS=$OPTARG ;;
+    w) WINDOW=$OPTARG ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+    esac
+done
+
+hl_install_deps
+hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+B=$PWD/build
+T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
+chmod 755 "$T"
+ROUTER_PID=
+cleanup() {
+    [ -n "$ROUTER_PID" ] && kill -TERM "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
+    hl_redis_stop "$T/redis"
+    hl_pg_stop "$T/pg"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+DATA=$PWD/../shared/data/citizen_messages_train.csv
+if [ -r "$DATA" ]; then CSV=(--csv "$DATA"); RAWCSV=(-f "$DATA"); data=real; else CSV=(); RAWCSV=(); data=synthetic; fi
+
+echo "machine=$(hostname)"
+echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "cores=$(nproc)"
+echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+echo "kernel=$(uname -r)"
+echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
+echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
+echo "data=$data"
+echo "tickets=$N"
+
+hl_free_port PG_PORT
+hl_free_port REDIS_PORT
+hl_free_port INTAKE_PORT
+hl_free_port EVENTS_PORT
+hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
+hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
+CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
+"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
+
+# (a) the raw limit
+"$B/tests/bench/bench_pgraw" -d "$CONNINFO" "${RAWCSV[@]}" -n "$N" -c 2 >"$T/raw.out" 2>"$T/raw.err"
+cat "$T/raw.out"
+RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
+RAW_ALL=$(grep '^raw_pg_all_rows_per_s=' "$T/raw.out" | cut -d= -f2)
+
+cat >"$T/hotline.conf" <<EOF
+[log]
+level = warn
+[zmq]
+intake = tcp://127.0.0.1:$INTAKE_PORT
+events = tcp://127.0.0.1:$EVENTS_PORT
+[postgres]
+conninfo = "$CONNINFO"
+[redis]
+port = $REDIS_PORT
+EOF
+"$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
+ROUTER_PID=$!
+hl_wait_port "$INTAKE_PORT" 10
+sleep 1
+LG=("$B/workers/hotline-loadgen" --config "$T/hotline.conf" -q --verify "${CSV[@]}")
+
+# (b) saturation
+"${LG[@]}" -n "$N" -w "$WINDOW" --prefix sat >"$T/sat.out" || true
+E2E=$(grep '^rate_per_s=' "$T/sat.out" | cut -d= -f2)
+echo "e2e_tickets_per_s=$E2E"
+echo "e2e_p50_ms_at_saturation=$(grep '^p50_ms=' "$T/sat.out" | cut -d= -f2)"
+awk -v e="$E2E" -v r="$RAW" -v a="$RAW_ALL" 'BEGIN {
+    printf "e2e_ratio=%.3f\ne2e_ratio_vs_all_rows=%.3f\n", e / r, e / a }'
+
+# (c) latency at 10 % of the raw rate. The WAL of the phases above is
+# checkpointed first, so that its write-back does not land in this window;
+# checkpoints that still happen during it are counted.
+RATE=$(awk -v r="$RAW" 'BEGIN {printf "%d", r / 10}')
+COUNT=$((RATE * SECS))
+ckpt() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c \
+    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
+hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "CHECKPOINT" >/dev/null
+c0=$(ckpt)
+"${LG[@]}" -n "$COUNT" -r "$RATE" -w 100000 --prefix lat >"$T/lat.out" || true
+echo "checkpoints_during_10pct=$(($(ckpt) - c0))"
+echo "rate_at_10pct=$RATE"
+echo "achieved_at_10pct=$(grep '^rate_per_s=' "$T/lat.out" | cut -d= -f2)"
+echo "p50_ms_at_10pct=$(grep '^p50_ms=' "$T/lat.out" | cut -d= -f2)"
+echo "p99_ms_at_10pct=$(grep '^p99_ms=' "$T/lat.out" | cut -d= -f2)"
+echo "p999_ms_at_10pct=$(grep '^p999_ms=' "$T/lat.out" | cut -d= -f2)"
+
+sum() { awk -F= -v k="$1" '$1 == k {s += $2} END {print s + 0}' "$T/sat.out" "$T/lat.out"; }
+echo "acked=$(sum acked)"
+echo "lost=$(sum lost)"
+echo "undelivered=$(sum undelivered)"
+echo "mismatched=$(sum mismatched)"
+echo "duplicated=$(sum duplicated)"
