@@ -37,7 +37,8 @@ static const hl_conf_key_t keys[] = {
 
     {"redis", "host", HL_CONF_STR, F(redis_host), "127.0.0.1", 0, 0, NULL,
      "Redis host for unit queues (streams hl:q:{unit})"},
-    {"redis", "port", HL_CONF_INT, F(redis_port), "6379", 1, 65535, NULL, "Redis port"},
+    {"redis", "port", HL_CONF_INT, F(redis_port), "6379", 1, 65535, NULL,
+     "TCP port of the Redis server"},
     {"redis", "reconnect_ms", HL_CONF_INT, F(redis_reconnect_ms), "1000", 10, 600000, NULL,
      "pause between reconnection attempts"},
     {"redis", "timeout_ms", HL_CONF_INT, F(redis_timeout_ms), "2000", 10, 600000, NULL,

@@ -446,6 +446,13 @@ static const struct {
     {HOTLINE__ENVELOPE__BODY_EVENT, handle_not_a_request},
 };
 
+bool hl_router_handles(int body_case)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if ((int)handlers[i].kind == body_case) return true;
+    return false;
+}
+
 static void handle_envelope(router_t *r, reply_to_t *to, const void *data, size_t len)
 {
     char err[HL_ERR_LEN];

@@ -12,6 +12,7 @@
 #ifndef HOTLINE_ROUTER_H
 #define HOTLINE_ROUTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hotline/conf.h"
@@ -49,5 +50,8 @@ void hl_router_shutdown(hl_router_t *r);
 void hl_router_reload(hl_router_t *r);
 void hl_router_destroy(hl_router_t **self_p);
 const hl_router_stats_t *hl_router_stats(const hl_router_t *r);
+/* True if the router has a handler for this Envelope body kind (every kind of
+ * the wire contract must have one; a test walks the descriptor). */
+bool hl_router_handles(int body_case);
 
 #endif
