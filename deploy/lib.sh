@@ -104,7 +104,9 @@ hl_pg_start() {
     # fsyncs stall commits for hundreds of milliseconds.
     opts="$opts -c max_wal_size=8GB -c min_wal_size=1GB -c checkpoint_timeout=15min -c log_checkpoints=on"
     if [ -z "$durable" ]; then opts="$opts -c fsync=off -c full_page_writes=off"; fi
-    hl_as_pg "$HL_PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start \
+    # In its own session: a Ctrl-C at the terminal is for run.sh, which stops
+    # the servers in order.
+    hl_as_pg setsid "$HL_PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start \
         >/dev/null || { tail -20 "$dir/postgres.log" >&2; hl_die "PostgreSQL did not start"; }
     "$HL_PG_BIN/psql" -h 127.0.0.1 -p "$port" -U hotline -d postgres -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = 'hotline'" | grep -q 1 ||
@@ -138,7 +140,7 @@ daemonize no
 pidfile $dir/redis.pid
 logfile $dir/redis.log
 EOF
-    redis-server "$dir/redis.conf" &
+    setsid redis-server "$dir/redis.conf" &
     echo $! >"$dir/redis.pid"
     local i
     for i in $(seq 1 100); do
@@ -151,8 +153,7 @@ EOF
 
 hl_redis_stop() {
     local dir=$1 pid
-    [ -f "$dir/redis.pid" ] || return 0
-    pid=$(cat "$dir/redis.pid")
+    pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
     kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
     rm -f "$dir/redis.pid"
 }

@@ -48,20 +48,29 @@ pick_port 7702 EVENTS_PORT
 printf 'PG_PORT=%s\nREDIS_PORT=%s\nINTAKE_PORT=%s\nEVENTS_PORT=%s\n' \
     "$PG_PORT" "$REDIS_PORT" "$INTAKE_PORT" "$EVENTS_PORT" >"$VAR/ports"
 
+# Services run in their own sessions, so a Ctrl-C reaches only this script,
+# which stops them in order: the router first (it finishes what is in
+# flight), then Redis, then PostgreSQL.
 pids=()
-stopping=
+tailpid=
+interrupted=
+stopped=
 stop_all() {
-    [ -n "$stopping" ] && return
-    stopping=1
+    [ -n "$stopped" ] && return
+    stopped=1
     hl_say "stopping"
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
+    [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
     hl_redis_stop "$VAR/redis"
     hl_pg_stop "$VAR/pg"
     hl_say "stopped"
 }
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+trap 'interrupted=1' INT TERM
+# Output may go to a pipe (run.sh | tee) whose reader a Ctrl-C also stops:
+# writing to it then must not kill the script before it has stopped everything.
+trap '' PIPE
 
 hl_say "starting PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)"
 hl_pg_start "$VAR/pg" "$PG_PORT" durable
@@ -78,7 +87,11 @@ sed -e "s|^conninfo = .*|conninfo = \"host=127.0.0.1 port=$PG_PORT dbname=hotlin
 hl_say "applying migrations"
 "$BIN/workers/hotline-migrate" --config "$CONF" $demo
 
-"$BIN/router/hotline-router" --config "$CONF" 2> >(tee -a "$VAR/log/router.log" >&2) &
+LOG=$VAR/log/router.log
+touch "$LOG"
+tail -c +$(($(stat -c %s "$LOG") + 1)) -F "$LOG" 2>/dev/null &
+tailpid=$!
+setsid "$BIN/router/hotline-router" --config "$CONF" 2>>"$LOG" &
 pids+=($!)
 hl_wait_port "$INTAKE_PORT" 10 || hl_die "the router did not start; see var/log/router.log"
 
@@ -98,9 +111,10 @@ cat <<EOF
 
 EOF
 
-# Stay in the foreground until a child exits or we are interrupted.
+# Stay in the foreground until a service exits or we are interrupted.
 set +e
 wait -n "${pids[@]}"
 status=$?
-[ -z "$stopping" ] && hl_say "a service exited (status $status); see var/log/"
+if [ -n "$interrupted" ]; then exit 0; fi
+hl_say "a service exited (status $status); see var/log/"
 exit "$status"

@@ -302,6 +302,26 @@ static void on_notify(hl_pg_t *pg, void *arg, const char *channel, const char *p
     if (!r->reload_timer) r->reload_timer = hl_loop_timer(r->loop, 200, 0, reload_cb, r);
 }
 
+static void partitions_done(void *arg, int rc, const char *msg)
+{
+    (void)arg;
+    if (rc && rc != HL_EAGAIN) hl_error("creating partitions: %s", msg ? msg : hl_strerror(rc));
+}
+
+/* Monthly partitions for this month and the next two; idempotent. */
+static void ensure_partitions(router_t *r)
+{
+    hl_pg_req_t *req = hl_pg_req_new(NULL, partitions_done, r);
+    hl_pg_req_query(req, "SELECT hl_ensure_partitions(now(), 3)", 0, NULL);
+    if (hl_pg_submit(r->control, &req) != 0) hl_pg_req_free(&req);
+}
+
+static void partitions_cb(hl_loop_t *loop, void *arg)
+{
+    (void)loop;
+    ensure_partitions(arg);
+}
+
 static void control_state(hl_pg_t *pg, void *arg, bool up)
 {
     (void)pg;
@@ -310,9 +330,7 @@ static void control_state(hl_pg_t *pg, void *arg, bool up)
         r->ids_requested = false;
         return;
     }
-    hl_pg_req_t *req = hl_pg_req_new(NULL, NULL, NULL);
-    hl_pg_req_query(req, "SELECT hl_ensure_partitions(now(), 3)", 0, NULL);
-    if (hl_pg_submit(r->control, &req) != 0) hl_pg_req_free(&req);
+    ensure_partitions(r);
     /* A new connection may have missed notifications: reload. */
     load_refdata(r);
 }
@@ -598,6 +616,7 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->timers[1] = hl_loop_timer(loop, conf->outbox_sweep_ms, conf->outbox_sweep_ms, outbox_cb, r);
     r->timers[2] = hl_loop_timer(loop, 250, 250, redis_watchdog, r);
     r->timers[3] = hl_loop_timer(loop, 10000, 10000, stats_cb, r);
+    r->timers[4] = hl_loop_timer(loop, 6 * 3600 * 1000, 6 * 3600 * 1000, partitions_cb, r);
     return r;
 }
 
@@ -630,7 +649,7 @@ void hl_router_destroy(hl_router_t **self_p)
     router_t *r = *self_p;
     if (!r) return;
     fail_pending(r, HOTLINE__STATUS__STATUS_TRY_LATER, "router stopped; retry with the same key");
-    for (int i = 0; i < 4; i++) hl_loop_cancel(r->loop, r->timers[i]);
+    for (int i = 0; i < 5; i++) hl_loop_cancel(r->loop, r->timers[i]);
     hl_loop_cancel(r->loop, r->reload_timer);
     /* Batches still in flight are answered TRY_LATER through their callbacks. */
     for (int i = 0; i < r->nwriters; i++) hl_pg_destroy(&r->writers[i].pg);

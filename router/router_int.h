@@ -94,7 +94,7 @@ struct hl_router {
     bool shutting_down;
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
-    int timers[4];
+    int timers[5];
 };
 
 /* router.c */

@@ -399,13 +399,42 @@ static void test_still_serving(void **state)
     (void)state;
     intake_t t;
     make_intake(&t, "valid");
+    int64_t before_ms = hl_now_ms();
     hl_envelope_t *a = roundtrip(sock, &t.env);
     assert_non_null(a);
-    if (a->ack->status != HOTLINE__STATUS__STATUS_OK) fail_msg("status %d: %s", a->ack->status, a->ack->message);
+    const Hotline__Ack *k = a->ack;
+    if (k->status != HOTLINE__STATUS__STATUS_OK) fail_msg("status %d: %s", k->status, k->message);
+    /* The ack says everything the sender needs. */
     assert_int_equal(a->request_id, 42);
-    assert_true(strlen(a->ack->ticket) >= 16);
-    assert_string_equal(a->ack->unit, "TRANSIT");
+    assert_int_equal(strlen(k->ticket), 16);
+    assert_int_equal(k->state, HOTLINE__STATE__STATE_DISPATCHED);
+    assert_string_equal(k->category, "transport.bus");
+    assert_true(k->confidence >= 0.5f && k->confidence <= 1.0f);
+    assert_string_equal(k->unit, "TRANSIT");
+    assert_int_equal(k->n_assisting_units, 1);
+    assert_string_equal(k->assisting_units[0], "TRANSPORT");
+    assert_non_null(k->deadlines);
+    assert_true(k->deadlines->sign - before_ms >= 24 * 3600000LL - 60000);
+    assert_true(k->deadlines->sign <= k->deadlines->reply);
+    assert_true(k->deadlines->contact <= k->deadlines->reply);
+    assert_int_equal(k->type, HOTLINE__REQUEST_TYPE__TYPE_HELP);
+    assert_int_equal(k->urgency, HOTLINE__URGENCY__URGENCY_NORMAL);
+    assert_int_equal(k->version, 1);
+    assert_false(k->replayed);
+    assert_string_equal(k->idempotency_key, "bad-valid");
+    /* The same key again: the same ticket, marked as a replay. */
+    t.env.request_id = 43;
+    hl_envelope_t *b = roundtrip(sock, &t.env);
+    assert_non_null(b);
+    assert_int_equal(b->ack->status, HOTLINE__STATUS__STATUS_OK);
+    assert_int_equal(b->request_id, 43);
+    assert_true(b->ack->replayed);
+    assert_string_equal(b->ack->ticket, k->ticket);
+    assert_string_equal(b->ack->unit, k->unit);
+    assert_int_equal(b->ack->deadlines->reply, k->deadlines->reply);
+    assert_string_equal(b->ack->assisting_units[0], "TRANSPORT");
     hl_envelope_free(&a);
+    hl_envelope_free(&b);
 }
 
 int main(void)
