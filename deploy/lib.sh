@@ -121,6 +121,25 @@ hl_pg_stop() {
     hl_as_pg "$HL_PG_BIN/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
 }
 
+# hl_write_conf FILE BASE [section.key=value ...]: write a config for the
+# servers of this machine: BASE (a config file, or /dev/null), then the
+# endpoints from PG_PORT, REDIS_PORT, INTAKE_PORT and EVENTS_PORT, then each
+# extra setting. A later value of a key wins over an earlier one.
+hl_write_conf() {
+    local file=$1 base=$2 kv
+    shift 2
+    {
+        cat "$base"
+        printf '\n# This machine (written by deploy/lib.sh).\n'
+        printf '[zmq]\nintake = tcp://127.0.0.1:%s\nevents = tcp://127.0.0.1:%s\n' "$INTAKE_PORT" "$EVENTS_PORT"
+        printf '[postgres]\nconninfo = "host=127.0.0.1 port=%s dbname=hotline user=hotline"\n' "$PG_PORT"
+        printf '[redis]\nhost = 127.0.0.1\nport = %s\n' "$REDIS_PORT"
+        for kv in "$@"; do
+            printf '[%s]\n%s = %s\n' "${kv%%.*}" "$(echo "${kv#*.}" | cut -d= -f1)" "${kv#*=}"
+        done
+    } >"$file"
+}
+
 hl_psql() { "$HL_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 # hl_redis_start DIR PORT: start redis-server (append-only file on) with its

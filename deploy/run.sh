@@ -78,11 +78,7 @@ hl_say "starting Redis on 127.0.0.1:$REDIS_PORT (data in var/redis)"
 hl_redis_start "$VAR/redis" "$REDIS_PORT"
 
 CONF=$VAR/hotline.conf
-sed -e "s|^conninfo = .*|conninfo = \"host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline\"|" \
-    -e "/^\[redis\]/,/^\[/ s|^port = .*|port = $REDIS_PORT|" \
-    -e "s|^intake = .*|intake = tcp://127.0.0.1:$INTAKE_PORT|" \
-    -e "s|^events = .*|events = tcp://127.0.0.1:$EVENTS_PORT|" \
-    deploy/hotline.conf.example >"$CONF"
+hl_write_conf "$CONF" deploy/hotline.conf.example
 
 hl_say "applying migrations"
 "$BIN/workers/hotline-migrate" --config "$CONF" $demo

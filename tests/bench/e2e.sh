@@ -71,17 +71,7 @@ cat "$T/raw.out"
 RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 RAW_ALL=$(grep '^raw_pg_all_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 
-cat >"$T/hotline.conf" <<EOF
-[log]
-level = warn
-[zmq]
-intake = tcp://127.0.0.1:$INTAKE_PORT
-events = tcp://127.0.0.1:$EVENTS_PORT
-[postgres]
-conninfo = "$CONNINFO"
-[redis]
-port = $REDIS_PORT
-EOF
+hl_write_conf "$T/hotline.conf" /dev/null log.level=warn
 "$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
 ROUTER_PID=$!
 hl_wait_port "$INTAKE_PORT" 10

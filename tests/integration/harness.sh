@@ -75,24 +75,9 @@ hl_test_stores_up() {
     hl_pg_start "$T/pg" "$PG_PORT"
     hl_redis_start "$T/redis" "$REDIS_PORT"
     CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
-    cat >"$T/hotline.conf" <<EOF
-[log]
-level = info
-[zmq]
-intake = tcp://127.0.0.1:$INTAKE_PORT
-events = tcp://127.0.0.1:$EVENTS_PORT
-[postgres]
-conninfo = "$CONNINFO"
-reconnect_ms = 200
-request_timeout_ms = 5000
-[redis]
-port = $REDIS_PORT
-reconnect_ms = 200
-[router]
-outbox_sweep_ms = 200
-outbox_age_ms = 1000
-EOF
-    export HOTLINE_CONFIG=$T/hotline.conf
+    hl_write_conf "$T/hotline.conf" /dev/null postgres.reconnect_ms=200 \
+        postgres.request_timeout_ms=5000 redis.reconnect_ms=200 router.outbox_sweep_ms=200 \
+        router.outbox_age_ms=1000
 }
 
 hl_sql() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "$1"; }

@@ -42,6 +42,12 @@ check "assisting units get the ticket too" \
 check "ticket numbers carry the local date" \
     "$(hl_sql "SELECT count(*) FROM tickets WHERE left(ticket_no, 8) <> to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')")" 0
 
+echo "# the event log is append-only"
+check "UPDATE refused" "$(hl_sql "UPDATE ticket_events SET reason = 'x'" 2>&1 | grep -c 'append-only')" 1
+check "DELETE refused" "$(hl_sql "DELETE FROM ticket_events" 2>&1 | grep -c 'append-only')" 1
+check "TRUNCATE refused" "$(hl_sql "TRUNCATE ticket_events" 2>&1 | grep -c 'append-only')" 1
+check "events intact" "$(hl_sql "SELECT count(*) FROM ticket_events")" 2000
+
 echo "# events on the PUB socket (a subscriber sees the next intakes)"
 "$HL_BUILD/workers/hotline-events" --config "$T/hotline.conf" -n 5 -t 10 >"$T/events.out" &
 SUB=$!
