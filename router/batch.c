@@ -69,7 +69,9 @@ static void batch_failed(batch_t *b, int rc, const char *msg)
     router_t *r = b->r;
     release_writer(b);
     r->stats.failed_batches++;
-    bool sql_error = rc == HL_EINVAL;
+    /* An SQL error (a unique violation that survived the keys-first path is
+     * one too) may be one bad intake: store them one by one to find it. */
+    bool sql_error = rc == HL_EINVAL || rc == HL_ECONFLICT;
     if (sql_error && b->n > 1) {
         /* Store each alone, so that one bad ticket cannot hold up the others. */
         hl_warn("batch of %zu failed (%s); storing its intakes one by one", b->n, msg);
