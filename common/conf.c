@@ -67,6 +67,9 @@ static const hl_conf_key_t keys[] = {
     {"router", "default_region", HL_CONF_STR, F(default_region), "", 0, 0, NULL,
      "region code used when an intake names none; empty = the top-level region"},
 
+    {"classify", "model", HL_CONF_STR, F(classify_model), "", 0, 0, NULL,
+     "trained classifier (hotline-classify train); empty = keyword rules only"},
+
     {"deadlines", "utc_offset_min", HL_CONF_INT, F(utc_offset_min), "480", -720, 840, NULL,
      "local time zone offset in minutes (China Standard Time: 480)"},
     {"deadlines", "day_count", HL_CONF_ENUM, F(day_count), "next_day", 0, 0, "next_day|same_day",

@@ -78,7 +78,7 @@ hl_say "starting Redis on 127.0.0.1:$REDIS_PORT (data in var/redis)"
 hl_redis_start "$VAR/redis" "$REDIS_PORT"
 
 CONF=$VAR/hotline.conf
-hl_write_conf "$CONF" deploy/hotline.conf.example
+hl_write_conf "$CONF" deploy/hotline.conf.example "classify.model=\"$PWD/deploy/models/hotline.model\""
 
 hl_say "applying migrations"
 "$BIN/workers/hotline-migrate" --config "$CONF" $demo

@@ -12,6 +12,7 @@
 #define KIND_CATEGORY 0
 #define KIND_EMERGENCY 1
 #define KIND_TYPE 2
+#define SUB_OVERRIDE_SCORE 2.0f /* a title hit (weight 2) or two body hits */
 
 typedef struct {
     char *code;
@@ -32,7 +33,9 @@ struct hl_classifier {
     emergency_t *emerg;
     int nemerg, capemerg;
     uint64_t digest;   /* of everything added, for the version */
-    char version[32];
+    char version[64];
+    const hl_model_t *model;            /* borrowed, or NULL */
+    int model_cat[HL_MODEL_MAX_LABELS]; /* category index of each model label */
 };
 
 /* Request-type words, by rising priority. Written for this project. */
@@ -124,10 +127,25 @@ int hl_classifier_add_emergency(hl_classifier_t *c, const char *phrase, const ch
     return 0;
 }
 
+int hl_classifier_set_model(hl_classifier_t *c, const hl_model_t *model, const char *const *codes)
+{
+    for (int i = 0; i < hl_model_nlabels(model); i++) {
+        intptr_t v = (intptr_t)hl_map_get(c->by_code, codes[i], strlen(codes[i]));
+        if (!v || c->cats[v - 1].parent >= 0) return HL_EINVAL;
+        c->model_cat[i] = (int)v - 1;
+    }
+    c->model = model;
+    return 0;
+}
+
 void hl_classifier_build(hl_classifier_t *c)
 {
     hl_matcher_build(c->m);
-    snprintf(c->version, sizeof c->version, "rules-%08x", (unsigned)(c->digest >> 32));
+    if (c->model)
+        snprintf(c->version, sizeof c->version, "%s+rules-%08x", hl_model_version(c->model),
+                 (unsigned)(c->digest >> 32));
+    else
+        snprintf(c->version, sizeof c->version, "rules-%08x", (unsigned)(c->digest >> 32));
 }
 
 const char *hl_classifier_version(const hl_classifier_t *c)
@@ -186,6 +204,29 @@ void hl_classify(const hl_classifier_t *c, const char *title, size_t tlen, const
     }
     out->category = "";
     out->confidence = 0;
+    float confidence = besti >= 0 ? (best / total) * (best / (best + 1.0f)) : 0;
+    if (c->model) {
+        hl_prediction_t p;
+        hl_model_predict(c->model, title, tlen, body, blen, &p);
+        besti = c->model_cat[p.label];
+        confidence = p.confidence;
+        /* A subcategory's keywords (燃气, 公交) are the operator's routing
+         * rules: they name who must act, whatever label the message board
+         * would file the text under. They refine within the model's
+         * category; they take the ticket to another category's subcategory
+         * when named in the title or mentioned at least twice. */
+        float sub_total = 0, sub_best = 0;
+        int subi = -1;
+        for (int i = 0; i < c->ncats; i++) {
+            if (c->cats[i].parent < 0) continue;
+            sub_total += s.score[i];
+            if (s.score[i] > sub_best) sub_best = s.score[i], subi = i;
+        }
+        if (subi >= 0 && c->cats[subi].top != besti && sub_best >= SUB_OVERRIDE_SCORE) {
+            besti = subi;
+            confidence = (sub_best / sub_total) * (sub_best / (sub_best + 1.0f));
+        }
+    }
     if (besti >= 0) {
         /* Refine: descend to the best-scoring child while one has hits. */
         int cur = besti;
@@ -198,7 +239,7 @@ void hl_classify(const hl_classifier_t *c, const char *title, size_t tlen, const
             cur = child;
         }
         out->category = c->cats[cur].code;
-        out->confidence = (best / total) * (best / (best + 1.0f));
+        out->confidence = confidence;
     }
     out->type = s.type_rank ? type_words[s.type_rank - 1].type : 0;
     out->emergency_phrase = s.emergency ? c->emerg[s.emergency - 1].phrase : NULL;

@@ -18,6 +18,7 @@ typedef struct {
 typedef struct {
     char *code;
     char *parent;
+    char *name;
     char **keywords;
     size_t nkeywords, capkeywords;
 } category_t;
@@ -59,6 +60,7 @@ struct hl_refdata {
     hl_calendar_t *national;
     hl_map_t *calendars;  /* region -> hl_calendar_t (regions with local days) */
     hl_classifier_t *classifier;
+    const hl_model_t *model;
     const char *top;
     bool sealed;
 };
@@ -133,6 +135,7 @@ void hl_refdata_destroy(hl_refdata_t **self_p)
         hl_free(c->keywords);
         hl_free(c->code);
         hl_free(c->parent);
+        hl_free(c->name);
         hl_free(c);
     }
     hl_free(rd->cat_order);
@@ -189,13 +192,15 @@ int hl_refdata_add_unit(hl_refdata_t *rd, const char *code, bool active)
     return 0;
 }
 
-int hl_refdata_add_category(hl_refdata_t *rd, const char *code, const char *parent)
+int hl_refdata_add_category(hl_refdata_t *rd, const char *code, const char *parent,
+                            const char *name)
 {
     if (rd->sealed || !*code) return HL_EINVAL;
     if (hl_map_get(rd->categories, code, strlen(code))) return HL_EEXIST;
     category_t *c = hl_calloc(1, sizeof *c);
     c->code = hl_strdup(code);
     c->parent = hl_strdup(parent);
+    c->name = hl_strdup(name ? name : code);
     hl_map_put(rd->categories, code, strlen(code), c);
     GROW(rd->cat_order, rd->ncats, rd->capcats);
     rd->cat_order[rd->ncats++] = c;
@@ -286,7 +291,7 @@ static const char *queries[] = {
     "SELECT code, parent, level FROM regions",
     "SELECT code, active FROM units",
     /* Parents before children. */
-    "SELECT code, parent FROM categories "
+    "SELECT code, parent, name FROM categories "
     "ORDER BY length(code) - length(replace(code, '.', '')), code",
     "SELECT c.code, k FROM categories c, unnest(c.keywords) AS k",
     "SELECT category, region, lead_unit FROM catalogue",
@@ -356,7 +361,7 @@ int hl_refdata_load(hl_refdata_t *rd, size_t i, const PGresult *res, char err[HL
         switch (i) {
         case 0: rc = hl_refdata_add_region(rd, val(res, r, 0), val(res, r, 1), atoi(val(res, r, 2))); break;
         case 1: rc = hl_refdata_add_unit(rd, val(res, r, 0), val(res, r, 1)[0] == 't'); break;
-        case 2: rc = hl_refdata_add_category(rd, val(res, r, 0), val(res, r, 1)); break;
+        case 2: rc = hl_refdata_add_category(rd, val(res, r, 0), val(res, r, 1), val(res, r, 2)); break;
         case 3: rc = hl_refdata_add_keyword(rd, val(res, r, 0), val(res, r, 1)); break;
         case 4: rc = hl_refdata_add_route(rd, val(res, r, 0), val(res, r, 1), val(res, r, 2)); break;
         case 5: rc = hl_refdata_add_assisting(rd, val(res, r, 0), val(res, r, 1), val(res, r, 2)); break;
@@ -482,9 +487,36 @@ int hl_refdata_finish(hl_refdata_t *rd, char err[HL_ERR_LEN])
             return HL_EINVAL;
         }
     }
+    if (rd->model) {
+        /* Each label of the model is a first-level category, by name or code. */
+        const char *codes[HL_MODEL_MAX_LABELS];
+        for (int k = 0; k < hl_model_nlabels(rd->model); k++) {
+            const char *label = hl_model_label(rd->model, k);
+            codes[k] = NULL;
+            for (size_t i = 0; i < rd->ncats && !codes[k]; i++) {
+                category_t *cat = rd->cat_order[i];
+                if (!cat->parent && (strcmp(cat->name, label) == 0 || strcmp(cat->code, label) == 0))
+                    codes[k] = cat->code;
+            }
+            if (!codes[k]) {
+                seterr(err, "model %s: label '%s' is no first-level category (by name or code)",
+                       hl_model_version(rd->model), label);
+                return HL_EINVAL;
+            }
+        }
+        if (hl_classifier_set_model(rd->classifier, rd->model, codes) != 0) {
+            seterr(err, "model %s does not fit the categories", hl_model_version(rd->model));
+            return HL_EINVAL;
+        }
+    }
     hl_classifier_build(rd->classifier);
     rd->sealed = true;
     return 0;
+}
+
+void hl_refdata_set_model(hl_refdata_t *rd, const hl_model_t *model)
+{
+    rd->model = model;
 }
 
 /* ----------------------------------------------------------------- queries */

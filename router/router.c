@@ -243,24 +243,50 @@ static void refdata_done(void *arg, int rc, const char *msg)
     char err[HL_ERR_LEN];
     if (rc) {
         if (rc != HL_EAGAIN) hl_error("reference data: %s", msg ? msg : hl_strerror(rc));
-        hl_refdata_destroy(&r->loading);
-        return;
+        goto drop;
     }
-    if (!r->loading) return; /* a row was rejected; the old snapshot stays */
+    if (!r->loading) goto drop; /* a row was rejected; the old snapshot stays */
+    hl_model_t *model = r->loading_model ? r->loading_model : r->model;
+    if (model) hl_refdata_set_model(r->loading, model);
     if (hl_refdata_finish(r->loading, err) != 0) {
         hl_error("reference data rejected, keeping the previous snapshot: %s", err);
-        hl_refdata_destroy(&r->loading);
-        return;
+        goto drop;
     }
+    /* Swap. Intakes already planned keep copies of what they need. */
     hl_refdata_destroy(&r->refdata);
     r->refdata = r->loading;
     r->loading = NULL;
+    if (r->loading_model) {
+        hl_model_destroy(&r->model);
+        r->model = r->loading_model;
+        r->loading_model = NULL;
+    }
     r->stats.reloads++;
     const char *const *units;
     size_t nunits = hl_refdata_units(r->refdata, &units);
     hl_info("reference data loaded: %zu units, classifier %s, ticket ids in blocks of %" PRId64,
             nunits, hl_classifier_version(hl_refdata_classifier(r->refdata)), r->id_increment);
     hl__batch_request_ids(r);
+    return;
+drop:
+    hl_refdata_destroy(&r->loading);
+    hl_model_destroy(&r->loading_model);
+}
+
+/* Read the model file again for the next snapshot; on failure the model in
+ * use stays. */
+static void reread_model(router_t *r)
+{
+    if (!*r->conf->classify_model) return;
+    char err[HL_ERR_LEN];
+    hl_model_destroy(&r->loading_model);
+    r->loading_model = hl_model_load(r->conf->classify_model, err);
+    if (!r->loading_model) {
+        hl_error("classifier model not reloaded, keeping %s: %s",
+                 r->model ? hl_model_version(r->model) : "the keyword rules", err);
+    } else if (r->model && strcmp(hl_model_version(r->model), hl_model_version(r->loading_model)) == 0) {
+        hl_model_destroy(&r->loading_model); /* the same weights */
+    }
 }
 
 static void load_refdata(router_t *r)
@@ -270,6 +296,7 @@ static void load_refdata(router_t *r)
         return;
     }
     r->reload_wanted = false;
+    reread_model(r);
     r->loading = hl_refdata_new();
     hl_pg_req_t *req = hl_pg_req_new(refdata_result, refdata_done, r);
     hl_pg_req_query(req,
@@ -281,6 +308,7 @@ static void load_refdata(router_t *r)
     if (hl_pg_submit(r->control, &req) != 0) {
         hl_pg_req_free(&req);
         hl_refdata_destroy(&r->loading);
+        hl_model_destroy(&r->loading_model);
         r->reload_wanted = true;
     }
 }
@@ -570,6 +598,14 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->opts.offset_min = (int)conf->utc_offset_min;
     r->opts.rule = strcmp(conf->day_count, "same_day") == 0 ? HL_COUNT_SAME_DAY : HL_COUNT_NEXT_DAY;
     r->opts.default_region = conf->default_region;
+    if (*conf->classify_model) {
+        r->model = hl_model_load(conf->classify_model, err);
+        if (!r->model) {
+            hl_free(r);
+            return NULL;
+        }
+        hl_info("classifier model %s: %d labels", hl_model_version(r->model), hl_model_nlabels(r->model));
+    }
     r->inflight = hl_map_new();
     r->zctx = zmq_ctx_new();
     r->intake = zmq_socket(r->zctx, ZMQ_ROUTER);
@@ -657,6 +693,8 @@ void hl_router_destroy(hl_router_t **self_p)
     hl_redis_destroy(&r->redis);
     hl_refdata_destroy(&r->refdata);
     hl_refdata_destroy(&r->loading);
+    hl_model_destroy(&r->model);
+    hl_model_destroy(&r->loading_model);
     if (r->intake_handle >= 0 && r->intake) hl_loop_remove(r->loop, r->intake_handle);
     if (r->intake) zmq_close(r->intake);
     if (r->events) zmq_close(r->events);

@@ -78,6 +78,8 @@ struct hl_router {
     hl_redis_t *redis;
     hl_refdata_t *refdata;   /* current snapshot, NULL until loaded */
     hl_refdata_t *loading;   /* snapshot being read */
+    hl_model_t *model;       /* classifier of the current snapshot, or NULL */
+    hl_model_t *loading_model; /* a newly read model for the snapshot being read */
     bool reload_wanted;
     int reload_timer;
     int64_t id_increment;

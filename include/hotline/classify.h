@@ -1,12 +1,13 @@
 /* classify.h - what a request is about: category, confidence, type, emergency.
  *
- * The classifier the router calls for every intake. This version is the rule
- * layer: keywords of the categories (a subcategory's keywords refine its
- * parent), request-type words, and emergency phrases, all matched in one pass
- * with hl_matcher. The trained model (issue 3) plugs in behind the same call;
- * the rule layer stays for subcategories and emergencies.
+ * The classifier the router calls for every intake: a trained model
+ * (model.h) for the first-level category and its calibrated confidence when
+ * one is set, and a rule layer: keywords of the categories (a subcategory's
+ * keywords refine its parent), request-type words and emergency phrases, all
+ * matched in one pass with hl_matcher. Without a model the keywords choose
+ * the first-level category too.
  *
- * Confidence of the rule layer: with s = the keyword score of each
+ * Confidence of the rule layer alone: with s = the keyword score of each
  * first-level category (title hits count twice), best = max s, total = sum s:
  *     confidence = (best / total) * (best / (best + 1))
  * so one weak hit gives 0.5, agreement and repetition raise it, a split
@@ -19,6 +20,7 @@
 #include <stddef.h>
 
 #include "hotline/err.h"
+#include "hotline/model.h"
 #include "hotline/ticket.h"
 
 typedef struct {
@@ -43,6 +45,18 @@ HL_MUSTCHECK int hl_classifier_add_category(hl_classifier_t *c, const char *code
 /* Add an emergency phrase and the service it proposes. Returns 0 or HL_EINVAL. */
 HL_MUSTCHECK int hl_classifier_add_emergency(hl_classifier_t *c, const char *phrase,
                                              const char *service);
+/* Let a trained model (borrowed; it must outlive the classifier) decide the
+ * first-level category and the confidence; codes[i] is the category code of
+ * the model's label i and must have been added as a first-level category.
+ * Subcategory keywords then refine within that category. They are routing
+ * rules (燃气 -> the gas utility) and take a ticket to another category's
+ * subcategory when the title names one or the text mentions it twice
+ * (keyword score >= 2); the confidence is then the formula above over
+ * subcategory hits. Type words and emergency phrases still apply. Call before
+ * hl_classifier_build.
+ * Returns 0 or HL_EINVAL (a code that is not a first-level category). */
+HL_MUSTCHECK int hl_classifier_set_model(hl_classifier_t *c, const hl_model_t *model,
+                                         const char *const *codes);
 /* Finish building; the classifier is read-only afterwards. */
 void hl_classifier_build(hl_classifier_t *c);
 

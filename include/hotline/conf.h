@@ -47,6 +47,8 @@ typedef struct hl_conf {
     double min_confidence;       /* below: PENDING_DISPATCH for a human dispatcher */
     char *dispatch_queue;        /* stream name suffix of the human dispatch queue */
     char *default_region;        /* region used when an intake names none */
+    /* [classify] */
+    char *classify_model;        /* trained model file; "" = keyword rules only */
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

@@ -43,7 +43,7 @@ typedef struct {
     char assisting[HL_MAX_ASSISTING][HL_UNIT_LEN];
     int nassisting;
     char region[HL_REGION_LEN];     /* the known region routed by */
-    char classifier[32];            /* version of the rules or model */
+    char classifier[64];            /* version of the model and rules */
     hl_deadlines_t deadlines;
     int64_t received_at;            /* ms, UTC */
     size_t title_len, body_len;     /* bytes of the intake's title and body */

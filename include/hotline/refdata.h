@@ -16,6 +16,7 @@
 #include "hotline/calendar.h"
 #include "hotline/classify.h"
 #include "hotline/err.h"
+#include "hotline/model.h"
 #include "hotline/policy.h"
 
 #define HL_MAX_CHAIN 8 /* deepest region chain followed */
@@ -42,7 +43,8 @@ HL_MUSTCHECK int hl_refdata_load(hl_refdata_t *rd, size_t i, const PGresult *res
 HL_MUSTCHECK int hl_refdata_add_region(hl_refdata_t *rd, const char *code, const char *parent,
                                        int level);
 HL_MUSTCHECK int hl_refdata_add_unit(hl_refdata_t *rd, const char *code, bool active);
-HL_MUSTCHECK int hl_refdata_add_category(hl_refdata_t *rd, const char *code, const char *parent);
+HL_MUSTCHECK int hl_refdata_add_category(hl_refdata_t *rd, const char *code, const char *parent,
+                                          const char *name);
 HL_MUSTCHECK int hl_refdata_add_keyword(hl_refdata_t *rd, const char *category, const char *word);
 HL_MUSTCHECK int hl_refdata_add_route(hl_refdata_t *rd, const char *category, const char *region,
                                       const char *lead);
@@ -55,9 +57,15 @@ HL_MUSTCHECK int hl_refdata_add_year(hl_refdata_t *rd, const char *region, int y
 HL_MUSTCHECK int hl_refdata_add_emergency(hl_refdata_t *rd, const char *phrase,
                                           const char *service);
 
+/* Classify with this trained model (borrowed: it must outlive the snapshot).
+ * Each model label must name a first-level category, by name ("城乡建设") or
+ * by code; hl_refdata_finish checks. */
+void hl_refdata_set_model(hl_refdata_t *rd, const hl_model_t *model);
+
 /* Check the snapshot (parents known, units of routes active, a '*' policy
- * row, a top-level region) and build the classifier and calendars. Returns 0
- * or HL_EINVAL with err filled. Only sealed snapshots may be queried. */
+ * row, a top-level region, every model label a first-level category) and
+ * build the classifier and calendars. Returns 0 or HL_EINVAL with err filled.
+ * Only sealed snapshots may be queried. */
 HL_MUSTCHECK int hl_refdata_finish(hl_refdata_t *rd, char err[HL_ERR_LEN]);
 
 /* Fill chain with region (if known) and its ancestors, most specific first.

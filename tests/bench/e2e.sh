@@ -71,7 +71,7 @@ cat "$T/raw.out"
 RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 RAW_ALL=$(grep '^raw_pg_all_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 
-hl_write_conf "$T/hotline.conf" /dev/null log.level=warn
+hl_write_conf "$T/hotline.conf" /dev/null log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\""
 "$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
 ROUTER_PID=$!
 hl_wait_port "$INTAKE_PORT" 10

@@ -77,7 +77,7 @@ hl_test_stores_up() {
     CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
     hl_write_conf "$T/hotline.conf" /dev/null postgres.reconnect_ms=200 \
         postgres.request_timeout_ms=5000 redis.reconnect_ms=200 router.outbox_sweep_ms=200 \
-        router.outbox_age_ms=1000
+        router.outbox_age_ms=1000 "classify.model=\"$HL_ROOT/deploy/models/hotline.model\""
 }
 
 hl_sql() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "$1"; }

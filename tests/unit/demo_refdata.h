@@ -43,13 +43,13 @@ static inline hl_refdata_t *demo_refdata(void)
     const char *units[] = {"HOUSING", "JB_HOUSING", "GAS", "TRANSPORT", "TRANSIT", "HRSS",
                            "ST_BINJIANG", "ECO", "RETIRED"};
     for (int i = 0; i < 9; i++) OK(hl_refdata_add_unit(rd, units[i], i < 8));
-    OK(hl_refdata_add_category(rd, "construction", NULL));
-    OK(hl_refdata_add_category(rd, "transport", NULL));
-    OK(hl_refdata_add_category(rd, "labour", NULL));
-    OK(hl_refdata_add_category(rd, "environment", NULL));
-    OK(hl_refdata_add_category(rd, "construction.gas", "construction"));
-    OK(hl_refdata_add_category(rd, "construction.property", "construction"));
-    OK(hl_refdata_add_category(rd, "transport.bus", "transport"));
+    OK(hl_refdata_add_category(rd, "construction", NULL, NULL));
+    OK(hl_refdata_add_category(rd, "transport", NULL, NULL));
+    OK(hl_refdata_add_category(rd, "labour", NULL, NULL));
+    OK(hl_refdata_add_category(rd, "environment", NULL, NULL));
+    OK(hl_refdata_add_category(rd, "construction.gas", "construction", NULL));
+    OK(hl_refdata_add_category(rd, "construction.property", "construction", NULL));
+    OK(hl_refdata_add_category(rd, "transport.bus", "transport", NULL));
     const char *kw[][2] = {{"construction", "小区"}, {"construction", "房屋"},
                            {"construction", "电梯"}, {"transport", "交通"},
                            {"transport", "车辆"},    {"labour", "工资"},

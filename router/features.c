@@ -1,0 +1,136 @@
+/* features.c - UTF-8 decoding, normalisation and n-gram hashing. */
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hotline/features.h"
+
+int hl_feat_check(const hl_feat_cfg_t *cfg)
+{
+    if (cfg->bits < 12 || cfg->bits > 24 || cfg->nmin < 1 || cfg->nmax > 4 || cfg->nmin > cfg->nmax ||
+        cfg->title > 1)
+        return HL_EINVAL;
+    return 0;
+}
+
+size_t hl_feat_capacity(const hl_feat_cfg_t *cfg, size_t len)
+{
+    size_t chars = len < HL_FEAT_MAX_CHARS ? len : HL_FEAT_MAX_CHARS;
+    return 2 * chars * (size_t)(cfg->nmax - cfg->nmin + 1); /* a title counts twice */
+}
+
+/* Decode one code point at s[*i]; an invalid sequence gives U+FFFD and
+ * advances one byte. */
+static uint32_t decode(const unsigned char *s, size_t len, size_t *i)
+{
+    unsigned c = s[*i];
+    if (c < 0x80) {
+        (*i)++;
+        return c;
+    }
+    size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+    uint32_t cp = c & (0x3Fu >> need);
+    for (size_t k = 1; k <= need; k++) {
+        if (*i + k >= len || (s[*i + k] & 0xC0) != 0x80) {
+            need = 0;
+            break;
+        }
+        cp = (cp << 6) | (s[*i + k] & 0x3F);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF are invalid too. */
+    if (need == 0 || (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        (*i)++;
+        return 0xFFFD;
+    }
+    *i += need + 1;
+    return cp;
+}
+
+static int url_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~:/?#[]@!$&'()*+,;=%", c));
+}
+
+static int starts_url(const unsigned char *s, size_t len, size_t i)
+{
+    static const char *prefixes[] = {"http://", "https://", "www."};
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(prefixes[k]);
+        if (len - i >= n && strncasecmp((const char *)s + i, prefixes[k], n) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Punctuation and symbols that separate words rather than carry meaning:
+ * ASCII punctuation, General Punctuation, CJK Symbols and Punctuation,
+ * CJK compatibility forms and the rest of the full-width forms block. */
+static int punct(uint32_t cp)
+{
+    if (cp < 0x80) return !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'));
+    return (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x3000 && cp <= 0x303F) ||
+           (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF65) || cp == 0xB7;
+}
+
+size_t hl_feat_normalize(const char *text, size_t len, uint32_t *out, size_t max)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, n = 0;
+    while (i < len && n < max) {
+        if ((s[i] == 'h' || s[i] == 'H' || s[i] == 'w' || s[i] == 'W') && starts_url(s, len, i)) {
+            while (i < len && url_char(s[i])) i++;
+            out[n++] = HL_FEAT_LINK;
+            continue;
+        }
+        uint32_t cp = decode(s, len, &i);
+        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
+        if (cp < 0x20 || cp == 0xA0 || punct(cp)) continue; /* white space too */
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        if (cp >= '0' && cp <= '9') cp = '0';
+        out[n++] = cp;
+    }
+    return n;
+}
+
+/* A 64-bit multiplicative mix; fixed constants make buckets stable forever. */
+static inline uint64_t mix(uint64_t h, uint32_t cp)
+{
+    h ^= cp;
+    h *= 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+/* Hash the n-grams of cps[0..n) into out with the salts of one space. */
+static size_t hash_ngrams(const hl_feat_cfg_t *cfg, const uint32_t *cps, size_t n, bool title_space,
+                          uint32_t *out)
+{
+    const unsigned shift = 64u - cfg->bits;
+    /* One salt per (space, n): a title bigram and a body bigram differ. */
+    uint64_t salt[5];
+    for (unsigned k = 1; k <= 4; k++)
+        salt[k] = 0x243F6A8885A308D3ULL * (k + 1) + (title_space ? 0x13198A2E03707344ULL : 0);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned k = cfg->nmin; k <= cfg->nmax; k++) {
+            if (i + 1 < k) break;
+            uint64_t h = salt[k];
+            for (size_t j = i + 1 - k; j <= i; j++) h = mix(h, cps[j]);
+            h *= 0xBF58476D1CE4E5B9ULL;
+            out[w++] = (uint32_t)(h >> shift);
+        }
+    }
+    return w;
+}
+
+size_t hl_feat_extract(const hl_feat_cfg_t *cfg, int field, const char *text, size_t len,
+                       uint32_t *out)
+{
+    uint32_t cps[HL_FEAT_MAX_CHARS];
+    size_t n = hl_feat_normalize(text, len, cps, HL_FEAT_MAX_CHARS);
+    size_t w = hash_ngrams(cfg, cps, n, false, out);
+    /* A title's n-grams also count in a space of their own: the model learns
+     * how much more a word in the subject line says. */
+    if (field == 1 && cfg->title) w += hash_ngrams(cfg, cps, n, true, out + w);
+    return w;
+}
