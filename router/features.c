@@ -93,31 +93,28 @@ size_t hl_feat_normalize(const char *text, size_t len, uint32_t *out, size_t max
     return n;
 }
 
-/* A 64-bit multiplicative mix; fixed constants make buckets stable forever. */
-static inline uint64_t mix(uint64_t h, uint32_t cp)
-{
-    h ^= cp;
-    h *= 0x9E3779B97F4A7C15ULL;
-    return h ^ (h >> 29);
-}
-
-/* Hash the n-grams of cps[0..n) into out with the salts of one space. */
+/* Hash the n-grams of cps[0..n) into out with the salts of one space. Code
+ * points fit in 21 bits, so an n-gram of up to three is packed into one
+ * 64-bit key, exactly; a 4-gram folds its oldest character in. One multiply
+ * per n-gram (Fibonacci hashing of the salted key) gives the bucket from the
+ * top bits. The constants are part of the model format: changing them needs
+ * new models. */
 static size_t hash_ngrams(const hl_feat_cfg_t *cfg, const uint32_t *cps, size_t n, bool title_space,
                           uint32_t *out)
 {
     const unsigned shift = 64u - cfg->bits;
-    /* One salt per (space, n): a title bigram and a body bigram differ. */
     uint64_t salt[5];
     for (unsigned k = 1; k <= 4; k++)
         salt[k] = 0x243F6A8885A308D3ULL * (k + 1) + (title_space ? 0x13198A2E03707344ULL : 0);
     size_t w = 0;
+    uint64_t key = 0; /* the last three characters, 21 bits each */
     for (size_t i = 0; i < n; i++) {
-        for (unsigned k = cfg->nmin; k <= cfg->nmax; k++) {
-            if (i + 1 < k) break;
-            uint64_t h = salt[k];
-            for (size_t j = i + 1 - k; j <= i; j++) h = mix(h, cps[j]);
-            h *= 0xBF58476D1CE4E5B9ULL;
-            out[w++] = (uint32_t)(h >> shift);
+        uint64_t prev = key;
+        key = (key << 21 | cps[i]) & ((1ULL << 63) - 1);
+        for (unsigned k = cfg->nmin; k <= cfg->nmax && k <= i + 1; k++) {
+            uint64_t g = k == 4 ? key ^ ((prev >> 42) * 0xC2B2AE3D27D4EB4FULL)
+                                : key & ((1ULL << (21 * k)) - 1);
+            out[w++] = (uint32_t)(((g ^ salt[k]) * 0x9E3779B97F4A7C15ULL) >> shift);
         }
     }
     return w;

@@ -30,6 +30,7 @@ struct hl_matcher {
     int32_t nstates, capstates;
     output_t *outputs;
     int32_t noutputs, capoutputs;
+    size_t maxlen;    /* longest pattern */
     int built;
 };
 
@@ -71,6 +72,7 @@ void hl_matcher_destroy(hl_matcher_t **self_p)
 int hl_matcher_add(hl_matcher_t *m, const char *pattern, size_t len, int32_t value)
 {
     if (m->built || len == 0 || len > 255 || value < 0) return HL_EINVAL;
+    if (len > m->maxlen) m->maxlen = len;
     int32_t s = 0;
     for (size_t i = 0; i < len; i++) {
         size_t at = (size_t)s * 256 + (unsigned char)pattern[i];
@@ -157,20 +159,44 @@ void hl_matcher_build(hl_matcher_t *m)
     m->delta = NULL;
 }
 
+static inline void report(const hl_matcher_t *m, uint32_t state, size_t end, hl_match_fn fn,
+                          void *arg)
+{
+    int32_t cur = (int32_t)(state & ~EMIT);
+    for (int32_t st = m->out[cur] >= 0 ? cur : m->dict[cur]; st >= 0; st = m->dict[st])
+        for (int32_t o = m->out[st]; o >= 0; o = m->outputs[o].next) fn(arg, m->outputs[o].value, end);
+}
+
 void hl_matcher_scan(const hl_matcher_t *m, const char *text, size_t len, hl_match_fn fn,
                      void *arg)
 {
     const uint16_t *delta = m->packed;
     const unsigned char *t = (const unsigned char *)text;
     const size_t width = m->nclasses;
-    uint32_t s = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint32_t next = delta[(size_t)(s & ~EMIT) * width + m->cls[t[i]]];
-        s = next;
-        if (!(next & EMIT)) continue;
-        int32_t cur = (int32_t)(next & ~EMIT);
-        for (int32_t st = m->out[cur] >= 0 ? cur : m->dict[cur]; st >= 0; st = m->dict[st])
-            for (int32_t o = m->out[st]; o >= 0; o = m->outputs[o].next)
-                fn(arg, m->outputs[o].value, i + 1);
+    /* Each step depends on the one before, so one scan waits on every load.
+     * Two scans over the two halves, interleaved, wait in parallel. The
+     * second starts maxlen - 1 bytes early and reports only matches that end
+     * past the middle, so each match is reported once. */
+    size_t mid = len / 2, b0 = 0, i = 0;
+    uint32_t sa = 0, sb = 0;
+    if (len >= 64 && m->maxlen > 0 && mid > m->maxlen) {
+        b0 = mid - (m->maxlen - 1);
+        size_t nb = len - b0;
+        for (; i < mid; i++) {
+            sa = delta[(size_t)(sa & ~EMIT) * width + m->cls[t[i]]];
+            sb = delta[(size_t)(sb & ~EMIT) * width + m->cls[t[b0 + i]]];
+            if (sa & EMIT) report(m, sa, i + 1, fn, arg);
+            if ((sb & EMIT) && b0 + i + 1 > mid) report(m, sb, b0 + i + 1, fn, arg);
+        }
+        /* The second half is longer by up to maxlen - 1 + 1 bytes. */
+        for (size_t k = i; k < nb; k++) {
+            sb = delta[(size_t)(sb & ~EMIT) * width + m->cls[t[b0 + k]]];
+            if ((sb & EMIT) && b0 + k + 1 > mid) report(m, sb, b0 + k + 1, fn, arg);
+        }
+        return;
+    }
+    for (; i < len; i++) {
+        sa = delta[(size_t)(sa & ~EMIT) * width + m->cls[t[i]]];
+        if (sa & EMIT) report(m, sa, i + 1, fn, arg);
     }
 }

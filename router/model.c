@@ -266,11 +266,18 @@ void hl_model_scores(const hl_model_t *m, const char *title, size_t tlen, const 
     uint32_t idx[HL_FEAT_MAX_CHARS * 4 * 2];
     size_t n = hl_feat_extract(&m->feat, 1, title, tlen, idx);
     n += hl_feat_extract(&m->feat, 0, body, blen, idx + n);
+    /* 16-bit lanes add in one vector instruction; 256 rows of int8 cannot
+     * overflow them (256 * 127 < 32768), so widen to 32 bits every 256. */
     int32_t acc[HL_MODEL_LANES] = {0};
     const int8_t *t = m->table;
-    for (size_t i = 0; i < n; i++) {
-        const int8_t *row = t + (size_t)idx[i] * HL_MODEL_LANES;
-        for (int l = 0; l < HL_MODEL_LANES; l++) acc[l] += row[l];
+    for (size_t i = 0; i < n;) {
+        int16_t part[HL_MODEL_LANES] = {0};
+        size_t end = n - i > 256 ? i + 256 : n;
+        for (; i < end; i++) {
+            const int8_t *row = t + (size_t)idx[i] * HL_MODEL_LANES;
+            for (int l = 0; l < HL_MODEL_LANES; l++) part[l] = (int16_t)(part[l] + row[l]);
+        }
+        for (int l = 0; l < HL_MODEL_LANES; l++) acc[l] += part[l];
     }
     float z2 = (float)acc[HL_MODEL_LANES - 1] * m->scale[HL_MODEL_LANES - 1];
     float inv = z2 > 0 ? 1.0f / sqrtf(z2) : 0.0f;

@@ -59,7 +59,7 @@ static void test_hashing_is_stable(void **state)
     const char *t = "燃气泄漏";
     size_t n = hl_feat_extract(&cfg, 0, t, strlen(t), out);
     assert_int_equal(n, 9); /* 4 + 3 + 2 */
-    static const uint32_t golden[9] = {154137, 85774, 114642, 169608, 74367, 131635, 139584, 123530, 172638};
+    static const uint32_t golden[9] = {231677, 198371, 45658, 82315, 57630, 208089, 107773, 229833, 210045};
     for (size_t i = 0; i < n; i++)
         if (out[i] != golden[i]) fail_msg("bucket %zu is %u, was %u", i, out[i], golden[i]);
     /* A title counts as body n-grams and again in its own space. */
