@@ -18,6 +18,7 @@ const char *hl_strerror(int code)
     case HL_ECONFLICT: return "conflict";
     case HL_EUNSUPPORTED: return "not supported";
     case HL_ETIMEDOUT: return "timed out";
+    case HL_EFORBIDDEN: return "not allowed for this actor";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);

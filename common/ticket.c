@@ -15,7 +15,8 @@ static const char *channel_names[] = {"", "phone", "web", "app", "wechat", "sms"
 static const char *action_names[] = {
     "", "sign", "return", "approve_return", "reject_return", "extend", "approve_extension",
     "reject_extension", "contact", "reply", "review_accept", "review_reject", "callback", "close",
-    "reopen", "withdraw", "merge", "transfer_emergency", "not_accepted", "close_direct"};
+    "reopen", "withdraw", "merge", "transfer_emergency", "not_accepted", "close_direct",
+    "dispatch", "archive", "notify"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -55,4 +56,4 @@ _Static_assert(N(state_names) == HOTLINE__STATE__STATE_WITHDRAWN + 1, "state nam
 _Static_assert(N(type_names) == HOTLINE__REQUEST_TYPE__TYPE_OTHER + 1, "type names");
 _Static_assert(N(urgency_names) == HOTLINE__URGENCY__URGENCY_CRITICAL + 1, "urgency names");
 _Static_assert(N(channel_names) == HOTLINE__CHANNEL__CHANNEL_TRANSFER + 1, "channel names");
-_Static_assert(N(action_names) == HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT + 1, "action names");
+_Static_assert(N(action_names) == HOTLINE__ACTION_KIND__ACTION_NOTIFY + 1, "action names");

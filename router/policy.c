@@ -41,7 +41,9 @@ static const hl_policy_row_t *exact(const hl_policy_t *p, hl_type_t t, hl_urgenc
 int hl_policy_add(hl_policy_t *p, const hl_policy_row_t *row)
 {
     if (!limit_ok(row->sign) || !limit_ok(row->contact) || !limit_ok(row->reply) ||
-        !limit_ok(row->extension) || !limit_ok(row->return_window) || row->max_extensions < 0 ||
+        !limit_ok(row->extension) || !limit_ok(row->return_window) || !limit_ok(row->callback) ||
+        row->max_extensions < 0 || row->max_returns < 0 || row->max_reopens < 0 ||
+        row->callback_attempts < 1 ||
         memchr(row->region, '\0', HL_REGION_LEN) == NULL)
         return HL_EINVAL;
     if (exact(p, row->type, row->urgency, row->region)) return HL_EEXIST;

@@ -298,7 +298,8 @@ static const char *queries[] = {
     "SELECT category, region, a FROM catalogue, unnest(assisting_units) AS a",
     "SELECT request_type, urgency, region, sign_limit, sign_unit, contact_limit, contact_unit, "
     "reply_limit, reply_unit, max_extensions, extension_limit, extension_unit, return_window, "
-    "return_unit FROM deadline_policy",
+    "return_unit, callback_limit, callback_unit, max_returns, max_reopens, callback_attempts "
+    "FROM deadline_policy",
     "SELECT region, day - date '1970-01-01', kind FROM calendar_days",
     "SELECT region, year FROM calendar_years",
     "SELECT phrase, service FROM emergency_phrases",
@@ -344,9 +345,13 @@ static int load_policy(hl_refdata_t *rd, const PGresult *res, int row, char err[
         parse_limit(val(res, row, 5), val(res, row, 6), &p.contact) ||
         parse_limit(val(res, row, 7), val(res, row, 8), &p.reply) ||
         parse_limit(val(res, row, 10), val(res, row, 11), &p.extension) ||
-        parse_limit(val(res, row, 12), val(res, row, 13), &p.return_window))
+        parse_limit(val(res, row, 12), val(res, row, 13), &p.return_window) ||
+        parse_limit(val(res, row, 14), val(res, row, 15), &p.callback))
         goto bad;
     p.max_extensions = atoi(val(res, row, 9));
+    p.max_returns = atoi(val(res, row, 16));
+    p.max_reopens = atoi(val(res, row, 17));
+    p.callback_attempts = atoi(val(res, row, 18));
     if (hl_refdata_add_policy(rd, &p) == 0) return 0;
 bad:
     seterr(err, "deadline_policy row (%s, %s, %s) is invalid", type, urg, region);

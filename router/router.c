@@ -472,6 +472,12 @@ static void handle_action(router_t *r, const reply_to_t *to, hl_envelope_t **env
                  "ticket actions are not handled by this router version yet", NULL);
 }
 
+static void handle_query(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
+{
+    (void)envp;
+    reply_status(r, to, HOTLINE__STATUS__STATUS_UNSUPPORTED, "queries are not handled by this router version yet", NULL);
+}
+
 static void handle_not_a_request(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
 {
     char msg[96];
@@ -488,6 +494,7 @@ static const struct {
 } handlers[] = {
     {HOTLINE__ENVELOPE__BODY_INTAKE, handle_intake},
     {HOTLINE__ENVELOPE__BODY_ACTION, handle_action},
+    {HOTLINE__ENVELOPE__BODY_QUERY, handle_query},
     {HOTLINE__ENVELOPE__BODY_ACK, handle_not_a_request},
     {HOTLINE__ENVELOPE__BODY_EVENT, handle_not_a_request},
 };

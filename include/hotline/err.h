@@ -26,6 +26,7 @@ enum {
     HL_ECONFLICT = -1009,
     HL_EUNSUPPORTED = -1010,
     HL_ETIMEDOUT = -1011,
+    HL_EFORBIDDEN = -1012, /* the actor may not do this */
 };
 
 /* Returns a static English description of an HL_E* code or -errno. */

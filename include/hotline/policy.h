@@ -24,6 +24,10 @@ typedef struct {
     hl_limit_t sign, contact, reply;
     int max_extensions;
     hl_limit_t extension, return_window;
+    hl_limit_t callback;     /* callback (回访) within this of the reply's acceptance */
+    int max_returns;         /* then the office's next dispatch is binding */
+    int max_reopens;         /* 重办 at most */
+    int callback_attempts;   /* unreachable this many times: the ticket may close */
 } hl_policy_row_t;
 
 typedef struct {

@@ -30,6 +30,10 @@ static inline hl_policy_row_t demo_row(const char *type, const char *urgency, in
     p.extension = (hl_limit_t){10, HL_LIMIT_WORKING_DAYS};
     p.return_window = (hl_limit_t){2, HL_LIMIT_WORKING_DAYS};
     p.max_extensions = 1;
+    p.callback = (hl_limit_t){3, HL_LIMIT_WORKING_DAYS};
+    p.max_returns = 2;
+    p.max_reopens = 2;
+    p.callback_attempts = 3;
     return p;
 }
 

@@ -50,7 +50,7 @@ static void test_vocabulary_round_trips(void **state)
         assert_int_equal(hl_state_parse(hl_state_name((hl_state_t)v), &x), 0);
         assert_int_equal(x, v);
     }
-    for (int v = 1; v <= HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT; v++) {
+    for (int v = 1; v <= HOTLINE__ACTION_KIND__ACTION_NOTIFY; v++) {
         hl_action_t x;
         assert_int_equal(hl_action_parse(hl_action_name((hl_action_t)v), &x), 0);
         assert_int_equal(x, v);

@@ -245,6 +245,8 @@ static void test_policy_lookup(void **state)
     any.reply = (hl_limit_t){10, HL_LIMIT_WORKING_DAYS};
     any.extension = (hl_limit_t){10, HL_LIMIT_WORKING_DAYS};
     any.return_window = (hl_limit_t){2, HL_LIMIT_WORKING_DAYS};
+    any.callback = (hl_limit_t){3, HL_LIMIT_WORKING_DAYS};
+    any.callback_attempts = 3;
     complaint = any;
     complaint.type = HOTLINE__REQUEST_TYPE__TYPE_COMPLAINT;
     complaint.reply.amount = 15;
