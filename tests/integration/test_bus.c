@@ -188,8 +188,8 @@ static void test_empty_frame_and_unknown_kind(void **state)
     hl_envelope_t *a = roundtrip_raw(sock, "", 0);
     expect_status(a, HOTLINE__STATUS__STATUS_UNSUPPORTED, "no known message kind");
     hl_envelope_free(&a);
-    /* Field 14, length-delimited: a message kind from a future schema. */
-    const unsigned char future[] = {0x08, 0x01, 0x10, 0x07, 0x72, 0x02, 0x08, 0x01};
+    /* Field 31, length-delimited: a message kind from a future schema. */
+    const unsigned char future[] = {0x08, 0x01, 0x10, 0x07, 0xFA, 0x01, 0x02, 0x08, 0x01};
     a = roundtrip_raw(sock, future, sizeof future);
     expect_status(a, HOTLINE__STATUS__STATUS_UNSUPPORTED, "no known message kind");
     assert_int_equal(a->request_id, 7);
