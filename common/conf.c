@@ -70,6 +70,9 @@ static const hl_conf_key_t keys[] = {
     {"classify", "model", HL_CONF_STR, F(classify_model), "", 0, 0, NULL,
      "trained classifier (hotline-classify train); empty = keyword rules only"},
 
+    {"lifecycle", "archive_after_days", HL_CONF_INT, F(archive_after_days), "30", 0, 3650, NULL,
+     "days after closing before a ticket may be archived (admins may archive at once)"},
+
     {"deadlines", "utc_offset_min", HL_CONF_INT, F(utc_offset_min), "480", -720, 840, NULL,
      "local time zone offset in minutes (China Standard Time: 480)"},
     {"deadlines", "day_count", HL_CONF_ENUM, F(day_count), "next_day", 0, 0, "next_day|same_day",

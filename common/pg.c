@@ -117,6 +117,10 @@ void hl_pg_text_array(hl_buf_t *out, const char *const *items, size_t n)
     hl_buf_putc(out, '{');
     for (size_t i = 0; i < n; i++) {
         if (i) hl_buf_putc(out, ',');
+        if (!items[i]) {
+            hl_buf_puts(out, "NULL");
+            continue;
+        }
         hl_buf_putc(out, '"');
         for (const char *p = items[i]; *p; p++) {
             if (*p == '"' || *p == '\\') hl_buf_putc(out, '\\');

@@ -23,13 +23,16 @@ static void num(hl_xadd_t *x, int i, const char *name, int64_t v)
     field(x, name, x->nums[i]);
 }
 
-void hl_queue_xadd(hl_xadd_t *x, const char *queue, const char *role, const hl_queue_entry_t *e)
+void hl_queue_xadd(hl_xadd_t *x, const char *queue, const char *kind, const char *event,
+                   const char *role, const hl_queue_entry_t *e)
 {
     x->argc = 0;
     snprintf(x->key, sizeof x->key, HL_QUEUE_PREFIX "%s", queue);
     arg(x, "XADD");
     arg(x, x->key);
     arg(x, "*");
+    field(x, "kind", kind);
+    field(x, "event", event);
     field(x, "ticket", e->ticket_no);
     num(x, 0, "id", e->id);
     field(x, "role", role);

@@ -137,7 +137,7 @@ int hl__batch_queue(router_t *r, const item_t *it, int k, redisCallbackFn *fn, v
     entry_of(it, &e);
     const hl_plan_t *p = &it->plan;
     const char *queue = k ? p->assisting[k - 1] : *p->unit ? p->unit : r->conf->dispatch_queue;
-    hl_queue_xadd(&x, queue, k ? "assist" : "lead", &e);
+    hl_queue_xadd(&x, queue, "ticket", it->event, k ? "assist" : "lead", &e);
     return hl_redis_command(r->redis, fn, arg, x.argc, x.argv, x.argvlen);
 }
 
@@ -465,13 +465,6 @@ static void start_batch(router_t *r, writer_t *w)
         send_copy(b);
 }
 
-static writer_t *idle_writer(router_t *r)
-{
-    for (int i = 0; i < r->nwriters; i++)
-        if (!r->writers[i].batch && hl_pg_idle(r->writers[i].pg)) return &r->writers[i];
-    return NULL;
-}
-
 bool hl__batch_busy(const router_t *r)
 {
     for (int i = 0; i < r->nwriters; i++)
@@ -493,7 +486,7 @@ void hl__batch_start_all(router_t *r)
         /* Fetch the next block before this one runs out. */
         if (ids_left(r) < r->conf->batch_max && r->ids[1].end <= r->ids[1].next)
             hl__batch_request_ids(r);
-        writer_t *w = idle_writer(r);
+        writer_t *w = hl__router_idle_writer(r);
         if (!w) return;
         start_batch(r, w);
     }

@@ -145,7 +145,7 @@ int64_t hl_clock_start(const hl_ticket_t *t, hl_clock_t c)
     if (!hl_clock_runs(t, c)) return 0;
     switch (c) {
     case HL_CLOCK_SIGN:
-    case HL_CLOCK_CONTACT: return t->dispatched_at ? t->dispatched_at : t->created_at;
+    case HL_CLOCK_CONTACT: return t->dispatched_at ? t->dispatched_at : t->received_at;
     case HL_CLOCK_REPLY: return t->reply_start ? t->reply_start : t->received_at;
     case HL_CLOCK_CALLBACK: return t->callback_start;
     default: return 0;
@@ -159,9 +159,21 @@ static int64_t add_limit(ctx_t *c, int64_t from, hl_limit_t lim)
     return hl_limit_add(c->cal, from, lim, c->env->rule, c->env->offset_min, NULL);
 }
 
+/* sla_progress holds one byte per clock: the last notice stage sent. */
+static int progress_get(const hl_ticket_t *t, hl_clock_t clk)
+{
+    return (int)(((uint32_t)t->sla_progress >> (8 * clk)) & 0xFFu);
+}
+
+static void progress_set(hl_ticket_t *t, hl_clock_t clk, int stage)
+{
+    uint32_t v = (uint32_t)t->sla_progress & ~(0xFFu << (8 * clk));
+    t->sla_progress = (int32_t)(v | ((uint32_t)stage & 0xFFu) << (8 * clk));
+}
+
 static void reset_progress(hl_ticket_t *t, hl_clock_t clk)
 {
-    t->sla_progress &= ~(int32_t)(0xFF << (8 * clk));
+    progress_set(t, clk, 0);
 }
 
 static bool excluded(const hl_ticket_t *t, const char *unit)
@@ -277,7 +289,7 @@ static int g_return(ctx_t *c)
         return fail(c, HL_EINVAL, "a return needs a reason_code (属地不符, 职能不符 ...) and a reason");
     if (t->binding)
         return fail(c, HL_EINVAL, "the office's dispatch of this ticket is binding (终审): it cannot be returned");
-    int64_t window = add_limit(c, t->dispatched_at ? t->dispatched_at : t->created_at, c->policy->return_window);
+    int64_t window = add_limit(c, t->dispatched_at ? t->dispatched_at : t->received_at, c->policy->return_window);
     if (c->a->now > window)
         return fail(c, HL_EINVAL, "the return window (%d %s from dispatch) has passed",
                     c->policy->return_window.amount, hl_limit_unit_name(c->policy->return_window.unit));
@@ -543,12 +555,12 @@ static int g_notify(ctx_t *c)
     if (!hl_clock_runs(t, clock) || strtoll(due, NULL, 10) != t->due[clock])
         return fail(c, HL_ECONFLICT, "the %s deadline %s is not in force (now %lld)", hl_clock_name(clock),
                     due, (long long)(hl_clock_runs(t, clock) ? t->due[clock] : 0));
-    int sent = (t->sla_progress >> (8 * clock)) & 0xFF;
+    int sent = progress_get(t, clock);
     if (stage <= sent) {
         c->out->duplicate = true; /* never twice for the same deadline */
         return 0;
     }
-    t->sla_progress = (t->sla_progress & ~(int32_t)(0xFF << (8 * clock))) | (int32_t)(stage << (8 * clock));
+    progress_set(t, clock, stage);
     if (stage >= HL_NOTICE_SUPERVISION && stage - HL_NOTICE_SUPERVISION + 1 > t->supervision)
         t->supervision = stage - HL_NOTICE_SUPERVISION + 1;
     if (stage >= HL_NOTICE_REMINDER) tell(c, "notice", *t->unit ? t->unit : "");

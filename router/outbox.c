@@ -91,6 +91,7 @@ static void sweep_result(void *arg, int index, const PGresult *res)
         }
         item_t it;
         memset(&it, 0, sizeof it);
+        it.event = "resend";
         hl_plan_t *p = &it.plan;
         it.id = atoll(PQgetvalue(res, row, 1));
         snprintf(it.ticket_no, sizeof it.ticket_no, "%s", PQgetvalue(res, row, 2));
@@ -145,10 +146,10 @@ static void sweep_done(void *arg, int rc, const char *msg)
     "(extract(epoch FROM t.contact_due) * 1000)::bigint, "                                         \
     "(extract(epoch FROM t.reply_due) * 1000)::bigint, t.version "                                 \
     "FROM (SELECT batch_id, ticket_ids, created_at FROM outbox "                                   \
-    "      WHERE created_at < now() - $1::bigint * interval '1 millisecond' "                      \
+    "      WHERE queued_at < now() - $1::bigint * interval '1 millisecond' "                       \
     "      ORDER BY batch_id LIMIT 20 FOR UPDATE SKIP LOCKED) o "                                  \
     "CROSS JOIN LATERAL unnest(o.ticket_ids) AS tid "                                              \
-    "LEFT JOIN tickets t ON t.id = tid AND t.created_at = o.created_at"
+    "LEFT JOIN tickets t ON t.id = tid AND t.created_at >= o.created_at"
 
 static void start_sweep(router_t *r)
 {

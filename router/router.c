@@ -19,7 +19,7 @@
 
 /* ================================================================= replies */
 
-static int send_reply(router_t *r, const reply_to_t *to, const Hotline__Ack *ack)
+int hl__router_send(router_t *r, const reply_to_t *to, const Hotline__Ack *ack)
 {
     Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     env.schema = HL_SCHEMA_VERSION;
@@ -52,7 +52,7 @@ static void reply_status(router_t *r, const reply_to_t *to, Hotline__Status st, 
     } else if (st != HOTLINE__STATUS__STATUS_OK) {
         r->stats.invalid++;
     }
-    (void)send_reply(r, to, &ack);
+    (void)hl__router_send(r, to, &ack);
 }
 
 static void fill_ack(const item_t *it, Hotline__Ack *ack, Hotline__Deadlines *dl, char **assisting)
@@ -102,9 +102,9 @@ void hl__router_answer(router_t *r, item_t *it, Hotline__Status st, const char *
         char *assisting[HL_MAX_ASSISTING];
         fill_ack(it, &ack, &dl, assisting);
         ack.replayed = !it->is_new;
-        (void)send_reply(r, &it->to, &ack);
+        (void)hl__router_send(r, &it->to, &ack);
         ack.replayed = true;
-        for (item_t *f = it->followers; f; f = f->next) (void)send_reply(r, &f->to, &ack);
+        for (item_t *f = it->followers; f; f = f->next) (void)hl__router_send(r, &f->to, &ack);
         if (it->is_new)
             r->stats.stored++;
         else
@@ -116,12 +116,28 @@ void hl__router_answer(router_t *r, item_t *it, Hotline__Status st, const char *
     free_item(it);
 }
 
+/* Publish an event on topic "ticket.<unit>" (the dispatch queue's name
+ * while no unit has it). Never blocks: a slow subscriber loses events. */
+static void send_event(router_t *r, Hotline__Event *ev)
+{
+    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
+    env.schema = HL_SCHEMA_VERSION;
+    env.body_case = HOTLINE__ENVELOPE__BODY_EVENT;
+    env.event = ev;
+    char topic[64];
+    int tl = snprintf(topic, sizeof topic, "ticket.%s", *ev->unit ? ev->unit : r->conf->dispatch_queue);
+    hl_buf_reset(&r->sendbuf);
+    hl_envelope_pack(&env, &r->sendbuf);
+    if (zmq_send(r->events, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        (void)zmq_send(r->events, r->sendbuf.data, r->sendbuf.len, ZMQ_DONTWAIT);
+}
+
 void hl__router_publish(router_t *r, const item_t *it)
 {
     const hl_plan_t *p = &it->plan;
     Hotline__Event ev = HOTLINE__EVENT__INIT;
     Hotline__Actor actor = HOTLINE__ACTOR__INIT;
-    Hotline__Deadlines dl = HOTLINE__DEADLINES__INIT;
+    Hotline__Deadlines dl = HOTLINE__DEADLINES__INIT, st = HOTLINE__DEADLINES__INIT;
     actor.role = "system";
     actor.id = r->name;
     dl.sign = p->deadlines.sign;
@@ -142,16 +158,52 @@ void hl__router_publish(router_t *r, const item_t *it)
     ev.urgency = p->urgency;
     ev.type = p->type;
     ev.channel = it->in->channel;
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
-    env.schema = HL_SCHEMA_VERSION;
-    env.body_case = HOTLINE__ENVELOPE__BODY_EVENT;
-    env.event = &ev;
-    char topic[64];
-    int tl = snprintf(topic, sizeof topic, "ticket.%s", *p->unit ? p->unit : r->conf->dispatch_queue);
-    hl_buf_reset(&r->sendbuf);
-    hl_envelope_pack(&env, &r->sendbuf);
-    if (zmq_send(r->events, topic, (size_t)tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        (void)zmq_send(r->events, r->sendbuf.data, r->sendbuf.len, ZMQ_DONTWAIT);
+    ev.seq = 1;
+    /* As hl_clock_start: the intake's deadlines count from its reception. */
+    if (p->deadlines.sign) st.sign = st.contact = p->received_at;
+    if (p->deadlines.reply) st.reply = p->received_at;
+    ev.starts = &st;
+    send_event(r, &ev);
+}
+
+void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *kind, hl_state_t from,
+                               hl_state_t to, int seq, int64_t at, const Hotline__Action *a)
+{
+    Hotline__Event ev = HOTLINE__EVENT__INIT;
+    Hotline__Actor system = HOTLINE__ACTOR__INIT;
+    Hotline__Deadlines dl = HOTLINE__DEADLINES__INIT, st = HOTLINE__DEADLINES__INIT;
+    system.role = "system";
+    system.id = r->name;
+    dl.sign = t->due[HL_CLOCK_SIGN];
+    dl.contact = t->due[HL_CLOCK_CONTACT];
+    dl.reply = t->due[HL_CLOCK_REPLY];
+    dl.callback = t->due[HL_CLOCK_CALLBACK];
+    st.sign = hl_clock_start(t, HL_CLOCK_SIGN);
+    st.contact = hl_clock_start(t, HL_CLOCK_CONTACT);
+    st.reply = hl_clock_start(t, HL_CLOCK_REPLY);
+    st.callback = hl_clock_start(t, HL_CLOCK_CALLBACK);
+    ev.ticket = (char *)t->ticket_no;
+    ev.from_state = from;
+    ev.to_state = to;
+    ev.actor = a ? a->actor : &system;
+    ev.at = at;
+    ev.kind = (char *)kind;
+    ev.reason = a ? a->reason : "the ticket it was merged into closed";
+    ev.reason_code = a ? a->reason_code : "";
+    ev.deadlines = &dl;
+    ev.starts = &st;
+    ev.unit = (char *)t->unit;
+    ev.category = (char *)t->category;
+    ev.region = (char *)t->region;
+    ev.version = t->version;
+    ev.urgency = t->urgency;
+    ev.type = t->type;
+    ev.seq = seq;
+    if (a) {
+        ev.n_payload = a->n_payload;
+        ev.payload = (Hotline__Event__PayloadEntry **)a->payload;
+    }
+    send_event(r, &ev);
 }
 
 /* ============================================================ pending queue */
@@ -198,11 +250,12 @@ void hl__router_delivered(router_t *r, int64_t batch_id)
     r->delivered[r->ndelivered++] = batch_id;
 }
 
-/* Answer TRY_LATER to intakes waiting longer than pending_timeout_ms. */
+/* Answer TRY_LATER to intakes and actions waiting longer than pending_timeout_ms. */
 static void expire_pending(hl_loop_t *loop, void *arg)
 {
     (void)loop;
     router_t *r = arg;
+    hl__action_expire(r);
     int64_t limit = hl_mono_us() - r->conf->pending_timeout_ms * 1000;
     item_t **pp = &r->pending_head, *prev = NULL;
     while (*pp) {
@@ -370,6 +423,20 @@ static bool any_writer_up(const router_t *r)
     return false;
 }
 
+bool hl__router_storage_up(const router_t *r)
+{
+    return any_writer_up(r);
+}
+
+writer_t *hl__router_idle_writer(router_t *r)
+{
+    for (int i = 0; i < r->nwriters; i++) {
+        writer_t *w = &r->writers[i];
+        if (!w->batch && !w->abatch && hl_pg_idle(w->pg)) return w;
+    }
+    return NULL;
+}
+
 static void writer_state(hl_pg_t *pg, void *arg, bool up)
 {
     (void)pg;
@@ -378,6 +445,7 @@ static void writer_state(hl_pg_t *pg, void *arg, bool up)
         /* Nothing can be stored now: do not let intakes wait for it. */
         fail_pending(r, HOTLINE__STATUS__STATUS_TRY_LATER,
                      "storage unavailable; retry with the same key");
+        hl__action_fail_pending(r, "storage unavailable; retry");
     }
 }
 
@@ -387,6 +455,7 @@ static void redis_watchdog(hl_loop_t *loop, void *arg)
 {
     (void)loop;
     hl__batch_redis_watchdog(arg);
+    hl__action_redis_watchdog(arg);
 }
 
 static void outbox_cb(hl_loop_t *loop, void *arg)
@@ -404,9 +473,11 @@ static void stats_cb(hl_loop_t *loop, void *arg)
     if (memcmp(s, &last, sizeof last) == 0) return;
     hl_info("stats: received %" PRIu64 " stored %" PRIu64 " replayed %" PRIu64
             " try_later %" PRIu64 " invalid %" PRIu64 " dropped %" PRIu64 " batches %" PRIu64
-            " failed_batches %" PRIu64 " queued %" PRIu64 " swept %" PRIu64 " pending %zu",
+            " failed_batches %" PRIu64 " queued %" PRIu64 " swept %" PRIu64 " actions %" PRIu64
+            " refused %" PRIu64 " queries %" PRIu64 " pending %zu+%zu",
             s->received, s->stored, s->replayed, s->try_later, s->invalid, s->dropped, s->batches,
-            s->failed_batches, s->queued, s->swept, r->npending);
+            s->failed_batches, s->queued, s->swept, s->actions, s->refused, s->queries, r->npending,
+            r->napending);
     last = *s;
 }
 
@@ -457,6 +528,7 @@ static void handle_intake(router_t *r, const reply_to_t *to, hl_envelope_t **env
     it->arrived_us = hl_mono_us();
     it->env = env;
     it->in = in;
+    it->event = "intake";
     *envp = NULL;
     hl_dispatch_plan(r->refdata, in, &r->opts, now, &it->plan);
     if (it->plan.deadlines.estimated)
@@ -467,15 +539,12 @@ static void handle_intake(router_t *r, const reply_to_t *to, hl_envelope_t **env
 
 static void handle_action(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
 {
-    (void)envp;
-    reply_status(r, to, HOTLINE__STATUS__STATUS_UNSUPPORTED,
-                 "ticket actions are not handled by this router version yet", NULL);
+    hl__action_accept(r, to, envp);
 }
 
 static void handle_query(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
 {
-    (void)envp;
-    reply_status(r, to, HOTLINE__STATUS__STATUS_UNSUPPORTED, "queries are not handled by this router version yet", NULL);
+    hl__query_accept(r, to, envp);
 }
 
 static void handle_not_a_request(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
@@ -573,9 +642,19 @@ static void intake_cb(hl_loop_t *loop, void *arg, short revents)
 static void before_sleep(hl_loop_t *loop, void *arg)
 {
     router_t *r = arg;
-    hl__batch_start_all(r);
+    /* When both kinds wait, take turns for the writers. */
+    if (r->actions_next) {
+        hl__action_start_all(r);
+        hl__batch_start_all(r);
+    } else {
+        hl__batch_start_all(r);
+        hl__action_start_all(r);
+    }
+    r->actions_next = !r->actions_next;
     if (r->reload_wanted && !r->loading && hl_pg_up(r->control)) load_refdata(r);
-    if (r->shutting_down && !r->pending_head && !hl__batch_busy(r)) hl_loop_stop(loop);
+    if (r->shutting_down && !r->pending_head && !r->apending_head && !hl__batch_busy(r) &&
+        !hl__action_busy(r))
+        hl_loop_stop(loop);
 }
 
 static int bind_socket(void *s, const char *endpoint, char err[HL_ERR_LEN])
@@ -653,6 +732,10 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
                            conf->pg_reconnect_ms, conf->pg_request_timeout_ms);
     hl_pg_on_state(r->control, control_state, r);
     hl_pg_on_notify(r->control, on_notify, r);
+    r->reader = hl_pg_new(loop, "reader", conf->pg_conninfo,
+                          "SET application_name = 'hotline-router'; SET TIME ZONE 'UTC'; "
+                          "SET default_transaction_read_only = off",
+                          conf->pg_reconnect_ms, conf->pg_request_timeout_ms);
     r->redis = hl_redis_new(loop, conf->redis_host, (int)conf->redis_port, conf->redis_reconnect_ms);
     hl_loop_before_sleep(loop, before_sleep, r);
     r->timers[0] = hl_loop_timer(loop, 100, 100, expire_pending, r);
@@ -666,6 +749,7 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
 void hl_router_start(hl_router_t *r)
 {
     hl_pg_start(r->control);
+    hl_pg_start(r->reader);
     for (int i = 0; i < r->nwriters; i++) hl_pg_start(r->writers[i].pg);
     hl_redis_start(r->redis);
 }
@@ -692,11 +776,13 @@ void hl_router_destroy(hl_router_t **self_p)
     router_t *r = *self_p;
     if (!r) return;
     fail_pending(r, HOTLINE__STATUS__STATUS_TRY_LATER, "router stopped; retry with the same key");
+    hl__action_fail_pending(r, "router stopped; retry");
     for (int i = 0; i < 5; i++) hl_loop_cancel(r->loop, r->timers[i]);
     hl_loop_cancel(r->loop, r->reload_timer);
     /* Batches still in flight are answered TRY_LATER through their callbacks. */
     for (int i = 0; i < r->nwriters; i++) hl_pg_destroy(&r->writers[i].pg);
     hl_pg_destroy(&r->control);
+    hl_pg_destroy(&r->reader);
     hl_redis_destroy(&r->redis);
     hl_refdata_destroy(&r->refdata);
     hl_refdata_destroy(&r->loading);

@@ -14,6 +14,7 @@
 #include "hotline/buf.h"
 #include "hotline/dispatch.h"
 #include "hotline/envelope.h"
+#include "hotline/lifecycle.h"
 #include "hotline/map.h"
 #include "hotline/pg.h"
 #include "hotline/queue.h"
@@ -28,6 +29,8 @@
 
 typedef struct item item_t;
 typedef struct batch batch_t;
+typedef struct aitem aitem_t;
+typedef struct abatch abatch_t;
 typedef struct hl_router router_t;
 
 /* Where an answer goes: the ROUTER identity frame(s) and the request id. */
@@ -54,11 +57,26 @@ struct item {
     bool solo;               /* store alone: its batch failed on an SQL error */
     bool is_new;             /* this batch stores it (its key was new) */
     bool found;              /* a replay whose original ticket was read back */
+    const char *event;       /* for the queue entry: "intake", or the action */
+};
+
+/* One action from arrival to answer. */
+struct aitem {
+    aitem_t *next;
+    reply_to_t to;
+    int64_t arrived_us;
+    hl_envelope_t *env;      /* owns the action */
+    const Hotline__Action *a;
+    int role;                /* HL_ROLE_* */
+    int64_t ticket_id, day;  /* from the ticket number */
+    int64_t parent_id, parent_day; /* merge */
+    bool solo;               /* handle alone: its batch failed on an SQL error */
 };
 
 typedef struct {
     hl_pg_t *pg;
-    batch_t *batch;          /* in flight on this connection, or NULL */
+    batch_t *batch;          /* an intake batch in flight on this connection, or NULL */
+    abatch_t *abatch;        /* an action batch in flight, or NULL */
 } writer_t;
 
 typedef struct {
@@ -75,6 +93,7 @@ struct hl_router {
     writer_t writers[MAX_WRITERS];
     int nwriters;
     hl_pg_t *control;        /* reference data, ticket ids, outbox */
+    hl_pg_t *reader;         /* queries */
     hl_redis_t *redis;
     hl_refdata_t *refdata;   /* current snapshot, NULL until loaded */
     hl_refdata_t *loading;   /* snapshot being read */
@@ -89,6 +108,10 @@ struct hl_router {
     item_t *pending_head, *pending_tail;
     size_t npending;
     hl_map_t *inflight;      /* idempotency key -> item */
+    aitem_t *apending_head, *apending_tail; /* actions waiting for a writer */
+    size_t napending;
+    abatch_t *aredis_wait;   /* action batches waiting for their XADD replies */
+    bool actions_next;       /* both kinds wait: whose turn */
     batch_t *redis_wait;     /* batches waiting for their XADD replies */
     int64_t *delivered;      /* outbox rows whose tickets are all queued */
     size_t ndelivered, capdelivered;
@@ -100,6 +123,12 @@ struct hl_router {
 };
 
 /* router.c */
+int hl__router_send(router_t *r, const reply_to_t *to, const Hotline__Ack *ack);
+bool hl__router_storage_up(const router_t *r);
+writer_t *hl__router_idle_writer(router_t *r);
+/* Publish an event of a ticket changed by an action (a may be NULL). */
+void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *kind, hl_state_t from,
+                               hl_state_t to, int seq, int64_t at, const Hotline__Action *a);
 void hl__router_answer(router_t *r, item_t *it, Hotline__Status st, const char *msg);
 void hl__router_publish(router_t *r, const item_t *it);
 void hl__router_push_pending(router_t *r, item_t *it, bool front);
@@ -115,6 +144,17 @@ void hl__batch_redis_watchdog(router_t *r);
  * queue), 1..nassisting the assisting units'. Returns 0, or HL_EAGAIN when
  * Redis is not connected (fn is then not called). */
 int hl__batch_queue(router_t *r, const item_t *it, int k, redisCallbackFn *fn, void *arg);
+
+/* action.c */
+void hl__action_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
+void hl__action_start_all(router_t *r);
+bool hl__action_busy(const router_t *r);
+void hl__action_expire(router_t *r);
+void hl__action_fail_pending(router_t *r, const char *msg);
+void hl__action_redis_watchdog(router_t *r);
+
+/* query.c */
+void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
 
 /* outbox.c */
 void hl__outbox_tick(router_t *r);         /* sweep old rows, delete delivered ones */

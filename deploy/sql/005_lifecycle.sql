@@ -61,3 +61,10 @@ ALTER TABLE deadline_policy
     ADD COLUMN max_returns       smallint NOT NULL DEFAULT 2,
     ADD COLUMN max_reopens       smallint NOT NULL DEFAULT 2,
     ADD COLUMN callback_attempts smallint NOT NULL DEFAULT 3;
+
+-- Outbox rows of action batches (dispatches) take negative ids: intake
+-- batches use their first ticket id. created_at is the earliest creation
+-- time of the row's tickets (where the sweep finds them); queued_at tells its
+-- age.
+ALTER TABLE outbox ADD COLUMN queued_at timestamptz NOT NULL DEFAULT now();
+CREATE SEQUENCE outbox_action_seq INCREMENT BY -1 START WITH -1 MINVALUE -9223372036854775807 MAXVALUE -1;

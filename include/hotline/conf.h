@@ -49,6 +49,8 @@ typedef struct hl_conf {
     char *default_region;        /* region used when an intake names none */
     /* [classify] */
     char *classify_model;        /* trained model file; "" = keyword rules only */
+    /* [lifecycle] */
+    int64_t archive_after_days;  /* a closed ticket may be archived after this */
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

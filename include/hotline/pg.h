@@ -79,7 +79,8 @@ void hl_pg_req_copy(hl_pg_req_t *req, hl_buf_t *data);
 HL_MUSTCHECK int hl_pg_submit(hl_pg_t *pg, hl_pg_req_t **req_p);
 
 /* Format text for a PostgreSQL array literal element list: appends
- * "{"a","b"}" built from n strings. Elements are quoted and escaped. */
+ * "{"a","b"}" built from n strings. Elements are quoted and escaped; a NULL
+ * pointer is an SQL NULL element. */
 void hl_pg_text_array(hl_buf_t *out, const char *const *items, size_t n);
 
 #endif

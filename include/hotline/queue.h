@@ -6,8 +6,11 @@
  * least once: consumers must dedupe by the "ticket" field. No personal data
  * and no free text are put in a stream; consumers read the ticket itself.
  *
- * Entry fields: ticket, id, role, state, category, urgency, type, region,
- * sign_due, contact_due, reply_due (ms since the epoch, UTC), version.
+ * Entry fields: kind (ticket: new work; update: the office decided on it or
+ * reopened it; notice: a deadline reminder or supervision; assist_reply: an
+ * assisting unit's reply for the lead), event (the action behind it),
+ * ticket, id, role, state, category, urgency, type, region, sign_due,
+ * contact_due, reply_due (ms since the epoch, UTC), version.
  */
 #ifndef HOTLINE_QUEUE_H
 #define HOTLINE_QUEUE_H
@@ -16,7 +19,7 @@
 #include <stdint.h>
 
 #define HL_QUEUE_PREFIX "hl:q:"
-#define HL_QUEUE_FIELDS 12
+#define HL_QUEUE_FIELDS 14
 
 typedef struct {
     const char *ticket_no;
@@ -35,8 +38,9 @@ typedef struct {
     char nums[5][24];
 } hl_xadd_t;
 
-/* Fill x with "XADD hl:q:<queue> * field value ..." for e; strings of e are
- * borrowed until the command is queued. */
-void hl_queue_xadd(hl_xadd_t *x, const char *queue, const char *role, const hl_queue_entry_t *e);
+/* Fill x with "XADD hl:q:<queue> * field value ..." for e; strings are
+ * borrowed until the command is queued. kind and event as above. */
+void hl_queue_xadd(hl_xadd_t *x, const char *queue, const char *kind, const char *event,
+                   const char *role, const hl_queue_entry_t *e);
 
 #endif

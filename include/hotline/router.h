@@ -34,6 +34,9 @@ typedef struct {
     uint64_t queued;        /* stream entries written */
     uint64_t swept;         /* stream entries re-sent by the outbox sweep */
     uint64_t reloads;       /* reference data snapshots loaded */
+    uint64_t actions;       /* actions done (or replayed) */
+    uint64_t refused;       /* actions refused (illegal, forbidden, invalid) */
+    uint64_t queries;       /* queries answered */
 } hl_router_stats_t;
 
 /* A router on loop with configuration conf (borrowed; must outlive it).

@@ -13,8 +13,11 @@
 
 #include "proto/hotline.pb-c.h"
 
+#include <libpq-fe.h>
+
 #include "hotline/buf.h"
 #include "hotline/dispatch.h"
+#include "hotline/lifecycle.h"
 
 #define HL_TICKET_NO_LEN 32
 
@@ -62,5 +65,53 @@ void hl_store_event_row(hl_buf_t *b, const hl_store_ticket_t *t, const char *rou
 bool hl_store_pii_row(hl_buf_t *b, const hl_store_ticket_t *t, int offset_min);
 void hl_store_outbox_row(hl_buf_t *b, int64_t batch_id, const char *router, const int64_t *ids,
                          size_t n, int64_t created_at, int offset_min);
+
+/* The columns hl_store_ticket_read reads, in its order: times as ms. */
+#define HL_MS(c) "coalesce((extract(epoch FROM " c ") * 1000)::bigint, 0)"
+#define HL_SQL_TICKET_COLS                                                                         \
+    "id, " HL_MS("created_at") ", ticket_no, state, version, request_type, urgency, category, "    \
+    "coalesce(region, ''), coalesce(unit, ''), array_to_string(assisting_units, ','), "             \
+    "array_to_string(excluded_units, ','), anonymous, confidential, binding, " HL_MS("received_at") \
+    ", " HL_MS("dispatched_at") ", " HL_MS("reply_start") ", " HL_MS("callback_start") ", "        \
+    HL_MS("sign_due") ", " HL_MS("contact_due") ", " HL_MS("reply_due") ", " HL_MS("callback_due") \
+    ", " HL_MS("signed_at") ", " HL_MS("contacted_at") ", " HL_MS("replied_at") ", "               \
+    HL_MS("closed_at") ", return_count, reopen_count, extension_count, callback_attempts, "        \
+    "supervision, coalesce(resolution, ''), coalesce(satisfaction, ''), coalesce(parent_id, 0), "  \
+    "sla_progress, coalesce(extension_days, 0), coalesce(previous_state, ''), last_seq"
+#define HL_TICKET_NCOLS 39
+
+/* Read columns col0 .. col0 + HL_TICKET_NCOLS - 1 of a row selected with
+ * HL_SQL_TICKET_COLS. Returns 0 or HL_EINVAL (a value the vocabulary does
+ * not know). *last_seq gets the ticket's event count. */
+HL_MUSTCHECK int hl_store_ticket_read(const PGresult *res, int row, int col0, hl_ticket_t *t,
+                                      int *last_seq);
+
+/* The statement that writes back changed tickets: $1..$30 arrays built by
+ * hl_store_ticket_arrays, $31 / $32 the created_at range (partition pruning). */
+extern const char *const hl_sql_update_tickets;
+#define HL_UPDATE_NARRAYS 30
+/* Append ticket t (with its new event count) to the 30 array builders. */
+void hl_store_ticket_arrays(hl_buf_t cols[HL_UPDATE_NARRAYS], const hl_ticket_t *t, int last_seq);
+
+/* One event row as the action path writes it. */
+typedef struct {
+    int64_t ticket_id;
+    int seq;
+    int64_t at;
+    const char *kind;
+    hl_state_t from, to;
+    const char *actor_role, *actor_unit, *actor_id;
+    const char *reason_code, *reason;
+    const char *unit;
+    int64_t due[4];            /* sign, contact, reply, callback in force after it */
+    const char *payload_json;  /* or NULL */
+} hl_store_event_t;
+
+/* The statement that inserts events: $1..$17 arrays of hl_store_event_arrays. */
+extern const char *const hl_sql_insert_events;
+#define HL_EVENT_NARRAYS 17
+void hl_store_event_arrays(hl_buf_t cols[HL_EVENT_NARRAYS], const hl_store_event_t *e);
+/* Close the array builders (call once before sending). */
+void hl_store_arrays_finish(hl_buf_t *cols, int n);
 
 #endif

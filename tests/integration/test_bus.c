@@ -344,18 +344,57 @@ static void test_missing_and_hostile_fields(void **state)
     }
 }
 
-static void test_actions_not_yet(void **state)
+/* One action with the given fields; returns the answer. */
+static hl_envelope_t *act(const char *ticket, int kind, const char *role, const char *unit, const char *reason)
+{
+    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
+    Hotline__Action a = HOTLINE__ACTION__INIT;
+    Hotline__Actor who = HOTLINE__ACTOR__INIT;
+    who.role = (char *)role;
+    who.unit = (char *)unit;
+    a.actor = role ? &who : NULL;
+    a.ticket = (char *)ticket;
+    a.kind = kind;
+    a.reason = (char *)reason;
+    a.idempotency_key = "bad-action";
+    env.body_case = HOTLINE__ENVELOPE__BODY_ACTION;
+    env.action = &a;
+    env.request_id = 5;
+    return roundtrip(sock, &env);
+}
+
+static void test_bad_actions(void **state)
 {
     (void)state;
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
-    Hotline__Action act = HOTLINE__ACTION__INIT;
-    act.kind = HOTLINE__ACTION_KIND__ACTION_SIGN;
-    env.body_case = HOTLINE__ENVELOPE__BODY_ACTION;
-    env.action = &act;
-    env.request_id = 5;
-    hl_envelope_t *a = roundtrip(sock, &env);
-    expect_status(a, HOTLINE__STATUS__STATUS_UNSUPPORTED, "actions");
-    hl_envelope_free(&a);
+    const int SIGN = HOTLINE__ACTION_KIND__ACTION_SIGN;
+    static char big[4000];
+    memset(big, 'x', sizeof big - 1);
+    struct {
+        const char *ticket;
+        int kind;
+        const char *role, *unit, *reason;
+        Hotline__Status want;
+        const char *needle;
+    } cases[] = {
+        {"", SIGN, "unit", "U1", "", HOTLINE__STATUS__STATUS_INVALID, "not a ticket number"},
+        {"2026x12200000001", SIGN, "unit", "U1", "", HOTLINE__STATUS__STATUS_INVALID, "not a ticket number"},
+        {"20261399000000001", SIGN, "unit", "U1", "", HOTLINE__STATUS__STATUS_INVALID, "not a ticket number"},
+        {"2026112200000001", 0, "unit", "U1", "", HOTLINE__STATUS__STATUS_INVALID, "unknown action"},
+        {"2026112200000001", 999, "unit", "U1", "", HOTLINE__STATUS__STATUS_INVALID, "unknown action"},
+        {"2026112200000001", SIGN, NULL, "", "", HOTLINE__STATUS__STATUS_INVALID, "actor.role"},
+        {"2026112200000001", SIGN, "mayor", "", "", HOTLINE__STATUS__STATUS_INVALID, "actor.role"},
+        {"2026112200000001", SIGN, "unit", "", "", HOTLINE__STATUS__STATUS_INVALID, "actor.unit"},
+        {"2026112200000001", SIGN, "unit", "U1", big, HOTLINE__STATUS__STATUS_TOO_LARGE, "reason"},
+        {"2026112299999999", SIGN, "unit", "U1", "", HOTLINE__STATUS__STATUS_NOT_FOUND, "does not exist"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hl_envelope_t *a = act(cases[i].ticket, cases[i].kind, cases[i].role, cases[i].unit, cases[i].reason);
+        assert_non_null(a);
+        if (a->ack->status != cases[i].want || !strstr(a->ack->message, cases[i].needle))
+            fail_msg("case %zu: status %d '%s', want %d mentioning '%s'", i, a->ack->status, a->ack->message,
+                     cases[i].want, cases[i].needle);
+        hl_envelope_free(&a);
+    }
 }
 
 static void test_broken_routing_is_dropped(void **state)
@@ -450,7 +489,7 @@ int main(void)
         cmocka_unit_test(test_bad_utf8),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_missing_and_hostile_fields),
-        cmocka_unit_test(test_actions_not_yet),
+        cmocka_unit_test(test_bad_actions),
         cmocka_unit_test(test_broken_routing_is_dropped),
         cmocka_unit_test(test_req_client),
         cmocka_unit_test(test_nothing_stored_changed),
