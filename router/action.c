@@ -608,7 +608,8 @@ static void apply_all(abatch_t *b)
             for (int k = 0; k < s->t.nassisting; k++)
                 add_tell(b, res->slot, "ticket", "dispatch", "assist", s->t.assisting[k]);
         } else if (out.tell) {
-            add_tell(b, res->slot, out.tell, hl_action_name(a->kind), "lead", out.tell_unit);
+            add_tell(b, res->slot, out.tell, hl_action_name(a->kind), *out.tell_unit ? "lead" : "office",
+                     out.tell_unit);
         }
         if (out.close_children) {
             for (size_t c = 0; c < b->nslots; c++) {

@@ -294,6 +294,7 @@ static int g_return(ctx_t *c)
         return fail(c, HL_EINVAL, "the return window (%d %s from dispatch) has passed",
                     c->policy->return_window.amount, hl_limit_unit_name(c->policy->return_window.unit));
     t->previous_state = t->state;
+    tell(c, "review", "");
     return 0;
 }
 
@@ -316,6 +317,8 @@ static int g_approve_return(ctx_t *c)
         c->out->events[c->out->nevents].to = HOTLINE__STATE__STATE_DISPATCHED;
         c->out->nevents++;
         c->to = HOTLINE__STATE__STATE_PENDING_DISPATCH; /* the first event's target */
+    } else {
+        tell(c, "ticket", ""); /* for a dispatcher */
     }
     return 0;
 }
@@ -349,6 +352,7 @@ static int g_extend(ctx_t *c)
     if (rc) return rc;
     t->extension_days = (int)days;
     t->previous_state = t->state;
+    tell(c, "review", "");
     return 0;
 }
 
@@ -378,6 +382,8 @@ static int g_decide_extension(ctx_t *c)
 
 static int g_contact(ctx_t *c)
 {
+    if (!has_text(hl_act_get(c->a, "method")))
+        return fail(c, HL_EINVAL, "a contact record needs the method (phone, sms, visit, ...)");
     if (!c->t->contacted_at) c->t->contacted_at = c->a->now;
     return 0;
 }
@@ -389,6 +395,7 @@ static int g_reply(ctx_t *c)
     if (!has_text(c->a->reason_code))
         return fail(c, HL_EINVAL, "a reply needs a result code (reason_code: resolved, explained, ...)");
     c->t->replied_at = c->a->now;
+    tell(c, "review", "");
     return 0;
 }
 
@@ -398,6 +405,7 @@ static int g_review_accept(ctx_t *c)
     t->callback_start = c->a->now;
     t->due[HL_CLOCK_CALLBACK] = add_limit(c, c->a->now, c->policy->callback);
     reset_progress(t, HL_CLOCK_CALLBACK);
+    tell(c, "callback", "");
     return 0;
 }
 
@@ -592,7 +600,7 @@ static const row_t table[] = {
     {HOTLINE__ACTION_KIND__ACTION_REJECT_EXTENSION, ST(EXTENSION_REQUESTED), 0, R_OFFICE | R_ADMIN, "reason",
      "the office refuses; the reply deadline stays", g_decide_extension},
     {HOTLINE__ACTION_KIND__ACTION_CONTACT, ST(SIGNED) | ST(IN_PROGRESS), HOTLINE__STATE__STATE_IN_PROGRESS,
-     R_UNIT | R_ADMIN, "method, note", "the lead unit records contact with the requester (先行联系)", g_contact},
+     R_UNIT | R_ADMIN, "method (phone, sms, visit, ...); note", "the lead unit records contact with the requester (先行联系)", g_contact},
     {HOTLINE__ACTION_KIND__ACTION_REPLY, ST(SIGNED) | ST(IN_PROGRESS), HOTLINE__STATE__STATE_REPLIED,
      R_UNIT | R_ADMIN, "reason_code (result), text",
      "the lead unit answers (an assisting unit's reply goes to the lead instead)", g_reply},
@@ -601,7 +609,7 @@ static const row_t table[] = {
     {HOTLINE__ACTION_KIND__ACTION_REVIEW_REJECT, ST(REPLIED), HOTLINE__STATE__STATE_IN_PROGRESS,
      R_OFFICE | R_ADMIN, "reason", "the office sends the reply back to the unit", g_review_reject},
     {HOTLINE__ACTION_KIND__ACTION_CALLBACK, ST(CALLBACK), 0, R_OFFICE | R_ADMIN,
-     "outcome (rated, unreachable, declined), resolution, satisfaction",
+     "outcome (rated, unreachable, declined); resolution and satisfaction when rated",
      "record a callback (回访): a rating, or one unreachable attempt", g_callback},
     {HOTLINE__ACTION_KIND__ACTION_CLOSE, ST(CALLBACK), HOTLINE__STATE__STATE_CLOSED, R_OFFICE | R_ADMIN, "",
      "finish (办结): after a rating, a refusal, N unreachable attempts, or for an anonymous request",
@@ -616,13 +624,13 @@ static const row_t table[] = {
      g_merge},
     {HOTLINE__ACTION_KIND__ACTION_TRANSFER_EMERGENCY,
      AT_CENTER | ST(DISPATCHED) | ST(SIGNED) | ST(IN_PROGRESS), HOTLINE__STATE__STATE_TRANSFERRED_OUT,
-     R_AGENT | R_OFFICE | R_ADMIN, "service (110, 119, 120, 122), note",
+     R_AGENT | R_OFFICE | R_ADMIN, "service (110, 119, 120, 122); note",
      "hand over to an emergency service, with a linkage record", g_transfer},
     {HOTLINE__ACTION_KIND__ACTION_NOT_ACCEPTED, AT_CENTER, HOTLINE__STATE__STATE_NOT_ACCEPTED,
      R_AGENT | R_OFFICE | R_ADMIN, "reason_code (litigation, petition, jurisdiction, ...), reason",
      "outside the hotline's scope (不予受理); the requester is told where to go", g_not_accepted},
     {HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT, AT_CENTER, HOTLINE__STATE__STATE_CLOSED_DIRECT,
-     R_AGENT | R_OFFICE | R_ADMIN, "reason (the answer given), kb_entry, kb_version",
+     R_AGENT | R_OFFICE | R_ADMIN, "reason (the answer given); kb_entry, kb_version when from the KB",
      "answered at first contact (直接办结), e.g. from the knowledge base", g_end},
     {HOTLINE__ACTION_KIND__ACTION_ARCHIVE, ST(CLOSED), HOTLINE__STATE__STATE_ARCHIVED,
      R_SYSTEM | R_OFFICE | R_ADMIN, "", "freeze a closed ticket after the review window (归档)", g_archive},

@@ -23,9 +23,13 @@
 
 #define VIEW_COLS                                                                                  \
     HL_SQL_TICKET_COLS ", t.channel, t.title, t.body, t.address, t.confidence, t.classifier, "     \
-                       "coalesce(p.name, ''), coalesce(p.phone, ''), coalesce(p.id_number, ''), "  \
+                       "coalesce(p.p_name, ''), coalesce(p.p_phone, ''), coalesce(p.p_id, ''), "   \
                        "coalesce((SELECT ticket_no FROM tickets x WHERE x.id = t.parent_id LIMIT 1), '')"
 #define VIEW_EXTRA HL_TICKET_NCOLS
+/* The vault's columns renamed, so the ticket columns stay unambiguous. */
+#define PII_JOIN                                                                                   \
+    "LEFT JOIN LATERAL (SELECT name AS p_name, phone AS p_phone, id_number AS p_id FROM pii_vault "  \
+    "WHERE ticket_id = t.id) p ON true "
 
 typedef struct {
     router_t *r;
@@ -416,7 +420,7 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
         const char *p[] = {ids, lo, hi};
         req = hl_pg_req_new(get_result, get_done, q);
         hl_pg_req_query(req,
-                        "SELECT " VIEW_COLS " FROM tickets t LEFT JOIN pii_vault p ON p.ticket_id = t.id "
+                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
                         "WHERE t.id = $1 AND t.created_at >= $2 AND t.created_at < $3",
                         3, p);
         hl_pg_req_query(req,
@@ -424,8 +428,9 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
                         "coalesce(actor_unit, ''), coalesce(actor_id, ''), coalesce(reason_code, ''), "
                         "coalesce(reason, ''), coalesce(unit, ''), " HL_MS("sign_due") ", "
                         HL_MS("contact_due") ", " HL_MS("reply_due") ", " HL_MS("callback_due") ", "
-                        "coalesce(payload::text, '{}') FROM ticket_events WHERE ticket_id = $1 ORDER BY seq",
-                        1, p);
+                        "coalesce(payload::text, '{}') FROM ticket_events WHERE ticket_id = $1 AND at >= $2 "
+                        "ORDER BY seq",
+                        2, p); /* events come after the creation: older partitions are skipped */
     } else {
         int limit = qq->limit > 0 ? (qq->limit > 500 ? 500 : qq->limit) : 50;
         char lim[16], before[HL_ISO8601_LEN];
@@ -434,7 +439,7 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
         const char *p[] = {qq->unit, qq->state, before, lim};
         req = hl_pg_req_new(list_result, list_done, q);
         hl_pg_req_query(req,
-                        "SELECT " VIEW_COLS " FROM tickets t LEFT JOIN pii_vault p ON p.ticket_id = t.id "
+                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
                         "WHERE ($1 = '' OR t.unit = $1) AND t.created_at < $3 AND "
                         "($2 = '' OR ($2 = 'open' AND t.state IN " OPEN_STATES ") OR t.state = $2) "
                         "ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int",

@@ -61,9 +61,7 @@ hl_client_t *hl_client_new(const hl_client_opts_t *o, char err[HL_ERR_LEN])
     c->claim_idle_ms = o->claim_idle_ms > 0 ? o->claim_idle_ms : 60000;
     char host[64] = "client";
     gethostname(host, sizeof host - 1);
-    char name[128];
-    snprintf(name, sizeof name, "%s-%d", host, (int)getpid());
-    c->consumer = hl_strdup(o->consumer ? o->consumer : name);
+    c->consumer = hl_strdup(o->consumer && *o->consumer ? o->consumer : host);
     c->next_request = ((uint64_t)hl_now_ms() << 16) ^ (uint64_t)getpid();
     c->zctx = zmq_ctx_new();
     c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
@@ -84,7 +82,13 @@ hl_client_t *hl_client_new(const hl_client_opts_t *o, char err[HL_ERR_LEN])
             hl_client_destroy(&c);
             return NULL;
         }
-        snprintf(c->key, sizeof c->key, HL_QUEUE_PREFIX "%s", *c->unit ? c->unit : "dispatch");
+        const char *q = o->queue && *o->queue ? o->queue : c->unit;
+        if (!*q) {
+            snprintf(err, HL_ERR_LEN, "no queue to read: name a unit or a queue");
+            hl_client_destroy(&c);
+            return NULL;
+        }
+        snprintf(c->key, sizeof c->key, HL_QUEUE_PREFIX "%s", q);
         redisReply *r = redisCommand(c->redis, "XGROUP CREATE %s " GROUP " 0 MKSTREAM", c->key);
         bool ok = r && (r->type != REDIS_REPLY_ERROR || strstr(r->str, "BUSYGROUP"));
         if (!ok) snprintf(err, HL_ERR_LEN, "redis: cannot make the consumer group: %s", r ? r->str : c->redis->errstr);

@@ -5,9 +5,11 @@
  * timeout, and are retried with the same idempotency key when the answer is
  * TRY_LATER or does not come), and reads the actor's queue, a Redis stream
  * hl:q:<unit>, through the consumer group "hotline": an entry read stays
- * pending until acked, so after a crash the same consumer gets its pending
- * entries again first, and entries of a consumer gone longer than
- * claim_idle_ms are claimed. Consumers dedupe by ticket number; actions given
+ * pending until acked, so after a crash the same consumer (by name) gets its
+ * pending entries again first, and entries of a consumer gone quiet longer
+ * than claim_idle_ms are claimed by another. Processes sharing a consumer
+ * name share its pending entries (each may get them): give parallel
+ * consumers their own names. Consumers dedupe by ticket number; actions given
  * an idempotency key (e.g. the entry id) are done once however often they
  * are sent. Not thread-safe: one client per thread.
  */
@@ -29,9 +31,11 @@ typedef struct {
     const char *redis_host;   /* NULL: no queue (requests only) */
     int redis_port;
     const char *role;         /* unit, office, agent, supervisor, admin */
-    const char *unit;         /* the unit code (role unit); the queue read */
+    const char *unit;         /* the unit code (role unit) */
+    const char *queue;        /* the queue read, hl:q:<queue>; NULL: unit */
     const char *actor_id;     /* who acts (person or token id) */
-    const char *consumer;     /* consumer name in the group; NULL: host-pid */
+    const char *consumer;     /* consumer name in the group; NULL: the host name, so a
+                                 consumer restarted after a crash gets its pending entries */
     int timeout_ms;           /* per attempt (default 5000) */
     int retries;              /* more attempts after TRY_LATER or no answer (default 3) */
     int64_t claim_idle_ms;    /* claim other consumers' entries idle this long (default 60000) */

@@ -117,8 +117,8 @@ typedef struct {
     } events[HL_MAX_OUT_EVENTS];
     bool changed;              /* the ticket's version went up */
     bool duplicate;            /* a notice already sent: nothing to write */
-    const char *tell;          /* tell a unit (queue kind "update", "notice", "assist_reply"), or NULL */
-    char tell_unit[HL_UNIT_LEN];
+    const char *tell;          /* a queue entry's kind (queue.h), or NULL */
+    char tell_unit[HL_UNIT_LEN]; /* its unit; "" for the office (the dispatch queue) */
     char linkage[4];           /* an emergency transfer: the service */
     bool close_children;       /* merged tickets close with this one */
 } hl_outcome_t;

@@ -8,7 +8,9 @@
  *
  * Entry fields: kind (ticket: new work; update: the office decided on it or
  * reopened it; notice: a deadline reminder or supervision; assist_reply: an
- * assisting unit's reply for the lead), event (the action behind it),
+ * assisting unit's reply for the lead; and in the dispatch queue, for the
+ * office: review: a return, an extension request or a reply to decide on;
+ * callback: a callback to make), event (the action behind it),
  * ticket, id, role, state, category, urgency, type, region, sign_due,
  * contact_due, reply_due (ms since the epoch, UTC), version.
  */
