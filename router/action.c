@@ -71,7 +71,7 @@ struct abatch {
     hl_map_t *by_id;      /* id (8 bytes) -> slot index + 1 */
     int q_keys, q_tickets, q_children;
     bool any_close;
-    hl_map_t *new_keys;   /* keys inserted by this batch */
+    hl_map_t *new_keys;   /* keys inserted by this batch: 1, then 2 + the index of the item using it */
     ev_t *evs;
     size_t nevs, capevs;
     tell_t *tells;
@@ -547,7 +547,8 @@ static void send_writes(abatch_t *b)
     size_t ndrop = 0;
     for (size_t i = 0; i < b->n; i++) {
         const char *k = b->items[i]->a->idempotency_key;
-        if (*k && b->res[i].rc < 0 && hl_map_get(b->new_keys, k, strlen(k))) drop[ndrop++] = k;
+        if (*k && b->res[i].rc < 0 && hl_map_get(b->new_keys, k, strlen(k)) == (void *)(intptr_t)(i + 2))
+            drop[ndrop++] = k; /* the refused item owned it */
     }
     if (ndrop) {
         hl_buf_t arr = HL_BUF_INIT;
@@ -575,13 +576,23 @@ static void apply_all(abatch_t *b)
         result_t *res = &b->res[i];
         res->slot = slot_of(b, it->ticket_id);
         if (res->slot < 0) {
+            const char *k = a->idempotency_key;
+            if (*k && hl_map_get(b->new_keys, k, strlen(k)) == (void *)1)
+                hl_map_put(b->new_keys, k, strlen(k), (void *)(intptr_t)(i + 2)); /* to be forgotten */
             res->rc = HL_ENOTFOUND;
             snprintf(res->err, sizeof res->err, "ticket %s does not exist", a->ticket);
             continue;
         }
-        if (*a->idempotency_key && !hl_map_get(b->new_keys, a->idempotency_key, strlen(a->idempotency_key))) {
-            res->rc = 1; /* done before: answer with the ticket as it is */
-            continue;
+        const char *key = a->idempotency_key;
+        size_t klen = strlen(key);
+        if (*key) {
+            /* 1: this batch registered the key, and this is its first use;
+             * otherwise the key was used before (or earlier in this batch). */
+            if (hl_map_get(b->new_keys, key, klen) != (void *)1) {
+                res->rc = 1; /* done before: answer with the ticket as it is */
+                continue;
+            }
+            hl_map_put(b->new_keys, key, klen, (void *)(intptr_t)(i + 2)); /* owned by item i */
         }
         slot_t *s = &b->slots[res->slot];
         int ps = it->parent_id ? slot_of(b, it->parent_id) : -1;

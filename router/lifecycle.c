@@ -571,7 +571,9 @@ static int g_notify(ctx_t *c)
     progress_set(t, clock, stage);
     if (stage >= HL_NOTICE_SUPERVISION && stage - HL_NOTICE_SUPERVISION + 1 > t->supervision)
         t->supervision = stage - HL_NOTICE_SUPERVISION + 1;
-    if (stage >= HL_NOTICE_REMINDER) tell(c, "notice", *t->unit ? t->unit : "");
+    /* Reminders and later go to whoever must act: the office for a callback
+     * or a ticket no unit holds, else the lead unit. */
+    if (stage >= HL_NOTICE_REMINDER) tell(c, "notice", clock == HL_CLOCK_CALLBACK ? "" : t->unit);
     c->to = t->state;
     return 0;
 }

@@ -159,8 +159,8 @@ void hl__router_publish(router_t *r, const item_t *it)
     ev.type = p->type;
     ev.channel = it->in->channel;
     ev.seq = 1;
-    /* As hl_clock_start: the intake's deadlines count from its reception. */
-    if (p->deadlines.sign) st.sign = st.contact = p->received_at;
+    /* As hl_clock_start: the clocks that run, from the reception. */
+    if (p->state == HOTLINE__STATE__STATE_DISPATCHED && p->deadlines.sign) st.sign = st.contact = p->received_at;
     if (p->deadlines.reply) st.reply = p->received_at;
     ev.starts = &st;
     send_event(r, &ev);

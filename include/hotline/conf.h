@@ -51,6 +51,17 @@ typedef struct hl_conf {
     char *classify_model;        /* trained model file; "" = keyword rules only */
     /* [lifecycle] */
     int64_t archive_after_days;  /* a closed ticket may be archived after this */
+    /* [sla] the deadline watcher */
+    double sla_warn_share;
+    double sla_remind_share;
+    int64_t sla_max_level;
+    int64_t sla_escalate_after_days;
+    int64_t sla_escalate_after_ms;
+    int64_t sla_window;
+    int64_t sla_answer_timeout_ms;
+    int64_t sla_retry_ms;
+    int64_t sla_resync_ms;
+    int64_t sla_stats_ms;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */
