@@ -114,7 +114,7 @@ static bool pg_ok(sla_t *s)
         s->pg_retry_at = hl_now_ms() + s->conf.pg_reconnect_ms;
         return false;
     }
-    PGresult *r = PQexec(s->pg, "LISTEN hl_reference");
+    PGresult *r = PQexec(s->pg, "LISTEN hotline_reference");
     PQclear(r);
     hl_info("postgres: connected");
     return true;

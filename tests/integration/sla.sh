@@ -121,6 +121,8 @@ kill "$SLA_C"; wait "$SLA_C" 2>/dev/null || true
 echo "# an extension: the old deadline's notices stop, the new one starts afresh"
 hl_sql "UPDATE deadline_policy SET reply_limit = 24, reply_unit = 'hours', extension_limit = 24, extension_unit = 'hours'" >/dev/null
 for _ in $(seq 1 50); do [ "$(grep -c 'reference data loaded' "$T/router.log")" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -q 'rebuilding the index' "$T/sla-B.log" && break; sleep 0.1; done
+check_ge "the running watcher took the new policy" "$(grep -c "rebuilding the index" "$T/sla-B.log")" 1
 T2=$(new_ticket ext POWER)
 unit --unit POWER sign "$T2" >/dev/null
 # The reply clock: 80 s long, 70 s gone; warning now, reminder in 2 s.
