@@ -104,6 +104,8 @@ hl_pg_start() {
     # fsyncs stall commits for hundreds of milliseconds.
     opts="$opts -c max_wal_size=8GB -c min_wal_size=1GB -c checkpoint_timeout=15min -c log_checkpoints=on"
     if [ -z "$durable" ]; then opts="$opts -c fsync=off -c full_page_writes=off"; fi
+    # More settings for a session of measurement (e.g. pg_stat_statements).
+    opts="$opts ${HL_PG_OPTS:-}"
     # In its own session: a Ctrl-C at the terminal is for run.sh, which stops
     # the servers in order.
     hl_as_pg setsid "$HL_PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start \

@@ -3,9 +3,10 @@
 #
 # Installs missing Debian packages (as root), builds, starts a private
 # PostgreSQL and Redis on 127.0.0.1 with their data under var/, applies the
-# migrations and the demo city, starts the router, prints what runs where,
-# and stops everything it started on Ctrl-C. Nothing system-wide is
-# configured. Data in var/ survives restarts; `rm -rf var` starts afresh.
+# migrations and the demo city, starts the router and the deadline watcher,
+# prints what runs where, and stops everything it started on Ctrl-C. Nothing
+# system-wide is configured. Data in var/ survives restarts; `rm -rf var`
+# starts afresh.
 #
 # Usage: ./deploy/run.sh [--no-demo]
 set -euo pipefail
@@ -16,7 +17,7 @@ demo=--demo
 for arg in "$@"; do
     case $arg in
     --no-demo) demo= ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) hl_die "unknown argument $arg (try --help)" ;;
     esac
 done
@@ -49,8 +50,8 @@ printf 'PG_PORT=%s\nREDIS_PORT=%s\nINTAKE_PORT=%s\nEVENTS_PORT=%s\n' \
     "$PG_PORT" "$REDIS_PORT" "$INTAKE_PORT" "$EVENTS_PORT" >"$VAR/ports"
 
 # Services run in their own sessions, so a Ctrl-C reaches only this script,
-# which stops them in order: the router first (it finishes what is in
-# flight), then Redis, then PostgreSQL.
+# which stops them in order: the watcher and the router first (the router
+# finishes what is in flight), then Redis, then PostgreSQL.
 pids=()
 tailpid=
 interrupted=
@@ -90,6 +91,8 @@ tailpid=$!
 setsid "$BIN/router/hotline-router" --config "$CONF" 2>>"$LOG" &
 pids+=($!)
 hl_wait_port "$INTAKE_PORT" 10 || hl_die "the router did not start; see var/log/router.log"
+setsid "$BIN/workers/hotline-sla" --config "$CONF" 2>>"$VAR/log/sla.log" &
+pids+=($!)
 
 cat <<EOF
 
@@ -100,10 +103,14 @@ cat <<EOF
   PostgreSQL   psql -h 127.0.0.1 -p $PG_PORT -U hotline hotline
   Redis        redis-cli -p $REDIS_PORT     (unit queues: XRANGE hl:q:<UNIT> - +)
   settings     $CONF
-  logs         var/log/router.log
+  logs         var/log/router.log, var/log/sla.log (the deadline watcher)
 
   send 100 demo requests and check them:
     $BIN/workers/hotline-loadgen --config $CONF -n 100 --verify
+  the office's queue (tickets to dispatch, returns, extensions, replies to review):
+    $BIN/workers/hotline-office --config $CONF next
+  a unit's queue and tickets (e.g. the water company):
+    $BIN/workers/hotline-unit --config $CONF --unit WATER list --state open
 
 EOF
 

@@ -70,7 +70,6 @@ struct abatch {
     size_t nslots, capslots;
     hl_map_t *by_id;      /* id (8 bytes) -> slot index + 1 */
     int q_keys, q_tickets, q_children;
-    bool any_close;
     hl_map_t *new_keys;   /* keys inserted by this batch: 1, then 2 + the index of the item using it */
     ev_t *evs;
     size_t nevs, capevs;
@@ -622,6 +621,10 @@ static void apply_all(abatch_t *b)
             add_tell(b, res->slot, out.tell, hl_action_name(a->kind), *out.tell_unit ? "lead" : "office",
                      out.tell_unit);
         }
+        if (a->kind == HOTLINE__ACTION_KIND__ACTION_MERGE && ps >= 0) {
+            b->slots[ps].t.merged_count++; /* not a change of the parent: no version, no event */
+            b->slots[ps].dirty = true;
+        }
         if (out.close_children) {
             for (size_t c = 0; c < b->nslots; c++) {
                 slot_t *ch = &b->slots[c];
@@ -630,12 +633,13 @@ static void apply_all(abatch_t *b)
                 hl_state_t from = ch->t.state;
                 hl_lifecycle_close_child(&ch->t, act.now, &co);
                 add_event(b, (int)c, NULL, "close", from, ch->t.state, act.now);
+                if (s->t.merged_count > 0) s->t.merged_count--;
             }
         }
     }
 }
 
-static void rt1_done(void *arg, int rc, const char *msg)
+static void children_done(void *arg, int rc, const char *msg)
 {
     abatch_t *b = arg;
     if (rc) {
@@ -644,6 +648,45 @@ static void rt1_done(void *arg, int rc, const char *msg)
     }
     apply_all(b);
     send_writes(b);
+}
+
+/* Tickets about to close that have merged children: lock and read those
+ * too (a third round trip, only then: the look-up by parent cannot be
+ * pruned to a partition). */
+static void rt1_done(void *arg, int rc, const char *msg)
+{
+    abatch_t *b = arg;
+    if (rc) {
+        batch_failed(b, rc, msg);
+        return;
+    }
+    hl_buf_t ids = HL_BUF_INIT;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i]->a->kind != HOTLINE__ACTION_KIND__ACTION_CLOSE) continue;
+        int sl = slot_of(b, b->items[i]->ticket_id);
+        if (sl < 0 || b->slots[sl].t.merged_count <= 0) continue;
+        hl_buf_putc(&ids, ids.len ? ',' : '{');
+        hl_buf_put_i64(&ids, b->slots[sl].t.id);
+    }
+    if (!ids.len) {
+        apply_all(b);
+        send_writes(b);
+        return;
+    }
+    hl_buf_putc(&ids, '}');
+    hl_pg_req_t *req = hl_pg_req_new(rt1_result, children_done, b);
+    const char *p[] = {ids.data};
+    hl_pg_req_query(req,
+                    "SELECT " HL_SQL_TICKET_COLS " FROM tickets WHERE parent_id = ANY($1::bigint[]) "
+                    "AND state = 'MERGED' ORDER BY id FOR UPDATE",
+                    1, p);
+    b->q_keys = b->q_tickets = -1;
+    b->q_children = 0;
+    hl_buf_free(&ids);
+    if (hl_pg_submit(b->w->pg, &req) != 0) {
+        hl_pg_req_free(&req);
+        batch_failed(b, HL_EIO, "connection lost");
+    }
 }
 
 /* ------------------------------------------------------------ completion */
@@ -770,7 +813,6 @@ static void start_batch(router_t *r, writer_t *w)
             if (it->parent_day < dlo) dlo = it->parent_day;
             if (it->parent_day > dhi) dhi = it->parent_day;
         }
-        if (it->a->kind == HOTLINE__ACTION_KIND__ACTION_CLOSE) b->any_close = true;
         if (*it->a->idempotency_key) {
             keys[nkeys] = it->a->idempotency_key;
             hl_buf_putc(&keyids, nkeys++ ? ',' : '{');
@@ -816,14 +858,6 @@ static void start_batch(router_t *r, writer_t *w)
                     "AND created_at >= $2 AND created_at < $3 ORDER BY id FOR UPDATE",
                     3, p);
     b->q_tickets = q++;
-    if (b->any_close) {
-        const char *pc[] = {idarr.data};
-        hl_pg_req_query(req,
-                        "SELECT " HL_SQL_TICKET_COLS " FROM tickets WHERE parent_id = ANY($1::bigint[]) "
-                        "AND state = 'MERGED' ORDER BY id FOR UPDATE",
-                        1, pc);
-        b->q_children = q++;
-    }
     hl_buf_free(&idarr);
     hl_buf_free(&keyids);
     hl_free(ids);

@@ -231,6 +231,7 @@ int hl_store_ticket_read(const PGresult *res, int row, int c, hl_ticket_t *t, in
     const char *prev = str(res, row, c + 37);
     if (*prev && hl_state_parse(prev, &t->previous_state) != 0) return HL_EINVAL;
     if (last_seq) *last_seq = (int)i64v(res, row, c + 38);
+    t->merged_count = (int)i64v(res, row, c + 39);
     return 0;
 }
 
@@ -249,17 +250,18 @@ const char *const hl_sql_update_tickets =
     "extension_count = u.extension_count, callback_attempts = u.callback_attempts, "
     "supervision = u.supervision, resolution = NULLIF(u.resolution, ''), "
     "satisfaction = NULLIF(u.satisfaction, ''), parent_id = NULLIF(u.parent_id, 0), "
-    "sla_progress = u.sla_progress, extension_days = NULLIF(u.extension_days, 0), last_seq = u.last_seq "
+    "sla_progress = u.sla_progress, extension_days = NULLIF(u.extension_days, 0), last_seq = u.last_seq, "
+    "merged_count = u.merged_count "
     "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], "
     "$7::bool[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
     "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], "
     "$19::bigint[], $20::int[], $21::int[], $22::int[], $23::int[], $24::int[], $25::text[], "
-    "$26::text[], $27::bigint[], $28::int[], $29::int[], $30::int[]) AS u (id, state, "
+    "$26::text[], $27::bigint[], $28::int[], $29::int[], $30::int[], $31::int[]) AS u (id, state, "
     "version, unit, assisting, excluded, binding, previous_state, dispatched_at, reply_start, "
     "callback_start, sign_due, contact_due, reply_due, callback_due, signed_at, contacted_at, "
     "replied_at, closed_at, return_count, reopen_count, extension_count, callback_attempts, "
-    "supervision, resolution, satisfaction, parent_id, sla_progress, extension_days, last_seq) "
-    "WHERE t.id = u.id AND t.created_at >= $31 AND t.created_at < $32";
+    "supervision, resolution, satisfaction, parent_id, sla_progress, extension_days, last_seq, "
+    "merged_count) WHERE t.id = u.id AND t.created_at >= $32 AND t.created_at < $33";
 
 static void arr_text(hl_buf_t *b, const char *s)
 {
@@ -314,6 +316,7 @@ void hl_store_ticket_arrays(hl_buf_t cols[HL_UPDATE_NARRAYS], const hl_ticket_t 
     arr_int(&cols[27], t->sla_progress);
     arr_int(&cols[28], t->extension_days);
     arr_int(&cols[29], last_seq);
+    arr_int(&cols[30], t->merged_count);
 }
 
 const char *const hl_sql_insert_events =

@@ -77,6 +77,7 @@ typedef struct {
     int return_count, reopen_count, extension_count, callback_attempts, supervision;
     char resolution[16], satisfaction[16];
     int64_t parent_id;
+    int merged_count;          /* tickets merged into this one */
     int32_t sla_progress;      /* one byte per clock: the last notice stage sent */
     int extension_days;        /* while an extension is requested */
 } hl_ticket_t;

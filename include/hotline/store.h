@@ -77,8 +77,8 @@ void hl_store_outbox_row(hl_buf_t *b, int64_t batch_id, const char *router, cons
     ", " HL_MS("signed_at") ", " HL_MS("contacted_at") ", " HL_MS("replied_at") ", "               \
     HL_MS("closed_at") ", return_count, reopen_count, extension_count, callback_attempts, "        \
     "supervision, coalesce(resolution, ''), coalesce(satisfaction, ''), coalesce(parent_id, 0), "  \
-    "sla_progress, coalesce(extension_days, 0), coalesce(previous_state, ''), last_seq"
-#define HL_TICKET_NCOLS 39
+    "sla_progress, coalesce(extension_days, 0), coalesce(previous_state, ''), last_seq, merged_count"
+#define HL_TICKET_NCOLS 40
 
 /* Read columns col0 .. col0 + HL_TICKET_NCOLS - 1 of a row selected with
  * HL_SQL_TICKET_COLS. Returns 0 or HL_EINVAL (a value the vocabulary does
@@ -86,11 +86,11 @@ void hl_store_outbox_row(hl_buf_t *b, int64_t batch_id, const char *router, cons
 HL_MUSTCHECK int hl_store_ticket_read(const PGresult *res, int row, int col0, hl_ticket_t *t,
                                       int *last_seq);
 
-/* The statement that writes back changed tickets: $1..$30 arrays built by
- * hl_store_ticket_arrays, $31 / $32 the created_at range (partition pruning). */
+/* The statement that writes back changed tickets: $1..$31 arrays built by
+ * hl_store_ticket_arrays, $32 / $33 the created_at range (partition pruning). */
 extern const char *const hl_sql_update_tickets;
-#define HL_UPDATE_NARRAYS 30
-/* Append ticket t (with its new event count) to the 30 array builders. */
+#define HL_UPDATE_NARRAYS 31
+/* Append ticket t (with its new event count) to the 31 array builders. */
 void hl_store_ticket_arrays(hl_buf_t cols[HL_UPDATE_NARRAYS], const hl_ticket_t *t, int last_seq);
 
 /* One event row as the action path writes it. */

@@ -572,6 +572,7 @@ static void test_side_roads(void **state)
     REFUSED(NOT_FOUND, "does not exist", "office", c, A(MERGE), NULL, NULL, "parent", "2026010199999999", NULL);
     OK(MERGED, "agent", c, A(MERGE), NULL, NULL, "parent", p, NULL);
     sweep(c);
+    assert_string_equal(sql("SELECT merged_count || '/' || version FROM tickets WHERE ticket_no = '%s'", p), "1/1");
     OK(DISPATCHED, "office", p, A(DISPATCH), NULL, NULL, "unit", "WATER", NULL);
     OK(SIGNED, "unit/WATER", p, A(SIGN), NULL, NULL, NULL);
     OK(REPLIED, "unit/WATER", p, A(REPLY), "resolved", NULL, "text", "已处理", NULL);
@@ -583,6 +584,7 @@ static void test_side_roads(void **state)
     }
     OK(CALLBACK, "office", p, A(CALLBACK), NULL, NULL, "outcome", "unreachable", NULL);
     OK(CLOSED, "office", p, A(CLOSE), NULL, NULL, NULL);
+    assert_string_equal(sql("SELECT merged_count FROM tickets WHERE ticket_no = '%s'", p), "0");
     hl_envelope_t *v = view(c);
     assert_int_equal(v->ack->state, S(CLOSED));
     assert_string_equal(v->ack->result->tickets[0]->parent, p);
