@@ -672,6 +672,101 @@ static void test_side_roads(void **state)
     REFUSED(INVALID, "before the reply deadline", "unit/POWER", t, A(EXTEND), NULL, "x", "days", "2", NULL);
 }
 
+/* A new ticket walked to state st (its lead unit GAS); the number into t. */
+static void walk_to(char t[32], hl_state_t st)
+{
+    new_ticket(t);
+    if (st == S(PENDING_DISPATCH)) return;
+    OK(DISPATCHED, "office", t, A(DISPATCH), NULL, NULL, "unit", "GAS", NULL);
+    if (st == S(DISPATCHED)) return;
+    if (st == S(RETURN_REQUESTED)) {
+        OK(RETURN_REQUESTED, "unit/GAS", t, A(RETURN), "职能不符", "不归燃气公司", NULL);
+        return;
+    }
+    OK(SIGNED, "unit/GAS", t, A(SIGN), NULL, NULL, NULL);
+    if (st == S(SIGNED)) return;
+    if (st == S(IN_PROGRESS)) {
+        OK(IN_PROGRESS, "unit/GAS", t, A(CONTACT), NULL, NULL, "method", "phone", NULL);
+        return;
+    }
+    if (st == S(EXTENSION_REQUESTED)) {
+        OK(EXTENSION_REQUESTED, "unit/GAS", t, A(EXTEND), NULL, "需要时间", "days", "2", NULL);
+        return;
+    }
+    OK(REPLIED, "unit/GAS", t, A(REPLY), "resolved", NULL, "text", "已处理", NULL);
+    if (st == S(REPLIED)) return;
+    OK(CALLBACK, "office", t, A(REVIEW_ACCEPT), NULL, NULL, NULL);
+    if (st == S(CALLBACK)) return;
+    OK(CALLBACK, "office", t, A(CALLBACK), NULL, NULL, "outcome", "rated", "resolution", "resolved", "satisfaction",
+       "satisfied", NULL);
+    OK(CLOSED, "office", t, A(CLOSE), NULL, NULL, NULL);
+}
+
+/* Every (state, action) pair the lifecycle allows, each on a fresh ticket
+ * walked to that state, with the state it must lead to. */
+static void test_every_allowed_transition(void **state)
+{
+    (void)state;
+    static const hl_state_t states[] = {S(PENDING_DISPATCH), S(DISPATCHED), S(RETURN_REQUESTED), S(SIGNED),
+                                        S(IN_PROGRESS), S(EXTENSION_REQUESTED), S(REPLIED), S(CALLBACK),
+                                        S(CLOSED)};
+    int pairs = 0;
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        hl_state_t st = states[i];
+        for (int k = 1; k <= A(NOTIFY); k++) {
+            if (!listed(allows(st), hl_action_name(k))) continue;
+            char t[32], parent[32], due[24];
+            walk_to(t, st);
+            /* The state it goes back to, for the decisions that return. */
+            hl_state_t back = st == S(RETURN_REQUESTED) ? S(DISPATCHED) : S(SIGNED);
+            switch (k) {
+            case A(DISPATCH): OK(DISPATCHED, "office", t, k, NULL, NULL, "unit", "POWER", NULL); break;
+            case A(SIGN): OK(SIGNED, "unit/GAS", t, k, NULL, NULL, NULL); break;
+            case A(RETURN): OK(RETURN_REQUESTED, "unit/GAS", t, k, "属地不符", "不在服务范围", NULL); break;
+            case A(APPROVE_RETURN): OK(PENDING_DISPATCH, "office", t, k, NULL, NULL, NULL); break;
+            case A(REJECT_RETURN): ok_(__LINE__, back, "office", t, k, NULL, "属于燃气公司", NULL); break;
+            case A(EXTEND): OK(EXTENSION_REQUESTED, "unit/GAS", t, k, NULL, "需要时间", "days", "1", NULL); break;
+            case A(APPROVE_EXTENSION): ok_(__LINE__, back, "office", t, k, NULL, NULL, NULL); break;
+            case A(REJECT_EXTENSION): ok_(__LINE__, back, "office", t, k, NULL, "不必延期", NULL); break;
+            case A(CONTACT): OK(IN_PROGRESS, "unit/GAS", t, k, NULL, NULL, "method", "visit", NULL); break;
+            case A(REPLY): OK(REPLIED, "unit/GAS", t, k, "resolved", NULL, "text", "已处理", NULL); break;
+            case A(REVIEW_ACCEPT): OK(CALLBACK, "office", t, k, NULL, NULL, NULL); break;
+            case A(REVIEW_REJECT): OK(IN_PROGRESS, "office", t, k, NULL, "答复不完整", NULL); break;
+            case A(CALLBACK): OK(CALLBACK, "office", t, k, NULL, NULL, "outcome", "unreachable", NULL); break;
+            case A(CLOSE):
+                OK(CALLBACK, "office", t, A(CALLBACK), NULL, NULL, "outcome", "declined", NULL);
+                OK(CLOSED, "office", t, k, NULL, NULL, NULL);
+                break;
+            case A(REOPEN):
+                if (st == S(CALLBACK))
+                    OK(CALLBACK, "office", t, A(CALLBACK), NULL, NULL, "outcome", "rated", "resolution", "partly",
+                       "satisfaction", "dissatisfied", NULL);
+                OK(IN_PROGRESS, st == S(CLOSED) ? "supervisor" : "office", t, k, NULL, "未解决", NULL);
+                break;
+            case A(WITHDRAW): OK(WITHDRAWN, "agent", t, k, NULL, "撤回", NULL); break;
+            case A(MERGE):
+                new_ticket(parent);
+                OK(MERGED, "office", t, k, NULL, NULL, "parent", parent, NULL);
+                break;
+            case A(TRANSFER_EMERGENCY): OK(TRANSFERRED_OUT, "office", t, k, NULL, "火情", "service", "119", NULL); break;
+            case A(NOT_ACCEPTED): OK(NOT_ACCEPTED, "agent", t, k, "petition", "属信访事项", NULL); break;
+            case A(CLOSE_DIRECT): OK(CLOSED_DIRECT, "agent", t, k, NULL, "已当场解答", NULL); break;
+            case A(ARCHIVE): OK(ARCHIVED, "admin", t, k, NULL, NULL, NULL); break;
+            case A(NOTIFY): {
+                const char *clock = st == S(DISPATCHED) ? "sign" : st == S(CALLBACK) ? "callback" : "reply";
+                snprintf(due, sizeof due, "%lld", (long long)due_of(t, clock));
+                ok_(__LINE__, st, "system", t, k, NULL, NULL, "notice", "warning", "clock", clock, "due", due, NULL);
+                break;
+            }
+            default: fail_msg("no case for %s", hl_action_name(k));
+            }
+            pairs++;
+        }
+    }
+    printf("# %d allowed (state, action) pairs driven\n", pairs);
+    assert_int_equal(pairs, 44); /* the sum of allows() over these states */
+}
+
 /* Every state of the lifecycle was swept at least once. */
 static void test_all_states_swept(void **state)
 {
@@ -984,7 +1079,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_main_path),    cmocka_unit_test(test_side_roads),
-        cmocka_unit_test(test_all_states_swept), cmocka_unit_test(test_notices),
+        cmocka_unit_test(test_all_states_swept), cmocka_unit_test(test_every_allowed_transition),
+        cmocka_unit_test(test_notices),
         cmocka_unit_test(test_races),        cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_queries),
     };
