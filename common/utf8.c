@@ -51,3 +51,29 @@ size_t hl_utf8_count(const char *str, size_t len)
     for (size_t i = 0; i < len; i++) n += ((unsigned char)str[i] & 0xC0) != 0x80;
     return n;
 }
+
+uint32_t hl_utf8_next(const char *str, size_t len, size_t *i)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned c = s[*i];
+    if (c < 0x80) {
+        (*i)++;
+        return c;
+    }
+    size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+    uint32_t cp = c & (0x3Fu >> need);
+    for (size_t k = 1; k <= need; k++) {
+        if (*i + k >= len || (s[*i + k] & 0xC0) != 0x80) {
+            need = 0;
+            break;
+        }
+        cp = (cp << 6) | (s[*i + k] & 0x3F);
+    }
+    if (need == 0 || (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        (*i)++;
+        return 0xFFFD;
+    }
+    *i += need + 1;
+    return cp;
+}

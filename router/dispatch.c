@@ -54,9 +54,10 @@ static bool blank(const char *s)
 int hl_dispatch_validate(const Hotline__Intake *in, const hl_dispatch_opts_t *o, int64_t now,
                          char err[HL_ERR_LEN])
 {
-    if (!key_ok(in->idempotency_key))
+    if (!key_ok(in->idempotency_key) && !(in->dry_run && !*in->idempotency_key))
         return fail(err, HL_EINVAL, "idempotency_key must be 1-%d printable ASCII characters",
                     HL_KEY_MAX);
+    if (strlen(in->category) > 64) return fail(err, HL_ETOOBIG, "category over 64 bytes");
     if (in->channel == HOTLINE__CHANNEL__CHANNEL_UNSPECIFIED || !*hl_channel_name(in->channel))
         return fail(err, HL_EINVAL, "channel is missing or unknown");
     if ((unsigned)in->type > HOTLINE__REQUEST_TYPE__TYPE_OTHER)
@@ -107,9 +108,16 @@ void hl_dispatch_plan(const hl_refdata_t *rd, const Hotline__Intake *in,
     hl_class_t cls;
     const hl_classifier_t *clf = hl_refdata_classifier(rd);
     hl_classify(clf, in->title, out->title_len, in->body, out->body_len, &cls);
-    copy(out->category, sizeof out->category, cls.category);
-    copy(out->classifier, sizeof out->classifier, hl_classifier_version(clf));
-    out->confidence = cls.confidence;
+    if (hl_refdata_has_category(rd, in->category)) {
+        /* The requester chose it (Open311 service_code): theirs to say. */
+        copy(out->category, sizeof out->category, in->category);
+        copy(out->classifier, sizeof out->classifier, "requester");
+        out->confidence = 1.0f;
+    } else {
+        copy(out->category, sizeof out->category, cls.category);
+        copy(out->classifier, sizeof out->classifier, hl_classifier_version(clf));
+        out->confidence = cls.confidence;
+    }
     out->type = in->type ? in->type : cls.type ? cls.type : HOTLINE__REQUEST_TYPE__TYPE_HELP;
     out->urgency = in->urgency ? in->urgency : HOTLINE__URGENCY__URGENCY_NORMAL;
     if (cls.emergency_phrase) {

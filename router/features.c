@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "hotline/features.h"
+#include "hotline/utf8.h"
 
 int hl_feat_check(const hl_feat_cfg_t *cfg)
 {
@@ -19,32 +20,9 @@ size_t hl_feat_capacity(const hl_feat_cfg_t *cfg, size_t len)
     return 2 * chars * (size_t)(cfg->nmax - cfg->nmin + 1); /* a title counts twice */
 }
 
-/* Decode one code point at s[*i]; an invalid sequence gives U+FFFD and
- * advances one byte. */
 static uint32_t decode(const unsigned char *s, size_t len, size_t *i)
 {
-    unsigned c = s[*i];
-    if (c < 0x80) {
-        (*i)++;
-        return c;
-    }
-    size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
-    uint32_t cp = c & (0x3Fu >> need);
-    for (size_t k = 1; k <= need; k++) {
-        if (*i + k >= len || (s[*i + k] & 0xC0) != 0x80) {
-            need = 0;
-            break;
-        }
-        cp = (cp << 6) | (s[*i + k] & 0x3F);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are invalid too. */
-    if (need == 0 || (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
-        (*i)++;
-        return 0xFFFD;
-    }
-    *i += need + 1;
-    return cp;
+    return hl_utf8_next((const char *)s, len, i);
 }
 
 static int url_char(unsigned char c)

@@ -1,7 +1,16 @@
 /* query.c - reads of tickets through the router, on its own connection.
  *
- * GET: one ticket and its events. LIST: a unit's tickets, newest first. A
- * unit reads only tickets it leads or assists, and lists only its own.
+ * GET: one ticket and its events. LIST: tickets by unit, state or Open311
+ * status, category, creation time, or numbers; newest first. PROGRESS: a
+ * requester's own ticket by number and phone tail (no login: nothing
+ * personal, no internal reasons). KEY: the ticket an idempotency key made.
+ * HEALTH: can the router store. And, for an Intake with dry_run, the plan
+ * (category, unit, deadlines) and similar open tickets of the same category
+ * and place (a duplicate to merge, 并单), by character-bigram similarity.
+ * A unit reads only tickets it leads or assists, and lists only its own.
+ * Public answers (Open311) leave out confidential tickets and the requester,
+ * mask phone and id numbers in free text, drop the street address and round
+ * coordinates to about a kilometre.
  * Personal data leaves masked (mask.h), except after a GET with a
  * reveal_reason by a role that needs it: the office, supervisors, agents and
  * admins, and the lead unit of a ticket that is not confidential. Such a read
@@ -10,6 +19,7 @@
  */
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +28,20 @@
 #include "hotline/clock.h"
 #include "hotline/log.h"
 #include "hotline/mask.h"
+#include "hotline/similar.h"
 
 #include "router_int.h"
 
 #define VIEW_COLS                                                                                  \
     HL_SQL_TICKET_COLS ", t.channel, t.title, t.body, t.address, t.confidence, t.classifier, "     \
                        "coalesce(p.p_name, ''), coalesce(p.p_phone, ''), coalesce(p.p_id, ''), "   \
-                       "coalesce((SELECT ticket_no FROM tickets x WHERE x.id = t.parent_id LIMIT 1), '')"
+                       "coalesce((SELECT ticket_no FROM tickets x WHERE x.id = t.parent_id LIMIT 1), ''), " \
+                       "coalesce(t.lat::text, ''), coalesce(t.lon::text, ''), "                     \
+                       HL_MS("coalesce(t.updated_at, t.created_at)")
 #define VIEW_EXTRA HL_TICKET_NCOLS
+#define SIMILAR_MAX 5          /* similar tickets in a preview */
+#define SIMILAR_MIN 0.3        /* the least similarity shown */
+#define SIMILAR_CANDIDATES 300 /* open tickets compared, newest first */
 /* The vault's columns renamed, so the ticket columns stay unambiguous. */
 #define PII_JOIN                                                                                   \
     "LEFT JOIN LATERAL (SELECT name AS p_name, phone AS p_phone, id_number AS p_id FROM pii_vault "  \
@@ -35,10 +51,16 @@ typedef struct {
     router_t *r;
     reply_to_t to;
     hl_envelope_t *env;
-    const Hotline__Query *q;
+    const Hotline__Query *q;     /* NULL for a preview */
     int role;
+    const char *actor_unit;
     bool reveal;         /* unmasked (and logged) */
-    bool logged;
+    bool public_;        /* published data only */
+    bool progress;       /* a requester's progress query */
+    bool preview;        /* an Intake's dry run */
+    hl_plan_t plan;      /* preview: the plan */
+    hl_bigrams_t probe;  /* preview: the new text's bigrams */
+    double *scores;      /* preview: a similarity per view */
     Hotline__QueryResult result;
     Hotline__TicketView **views;
     size_t nviews;
@@ -80,20 +102,78 @@ static void free_query(query_t *q)
     hl_free(q->blocks);
     hl_free(q->views);
     hl_free(q->events);
+    hl_free(q->scores);
+    hl_bigrams_free(&q->probe);
     hl_envelope_free(&q->env);
     hl_free(q);
+}
+
+static Hotline__Status status_of(int rc)
+{
+    return rc == HL_ENOTFOUND    ? HOTLINE__STATUS__STATUS_NOT_FOUND
+           : rc == HL_EFORBIDDEN ? HOTLINE__STATUS__STATUS_FORBIDDEN
+           : rc == HL_EAGAIN     ? HOTLINE__STATUS__STATUS_TRY_LATER
+           : rc == HL_EIO        ? HOTLINE__STATUS__STATUS_INTERNAL
+                                 : HOTLINE__STATUS__STATUS_INVALID;
+}
+
+/* The answer to a preview: the plan and the most similar open tickets. */
+static void reply_preview(query_t *q)
+{
+    router_t *r = q->r;
+    const hl_plan_t *p = &q->plan;
+    Hotline__Ack ack = HOTLINE__ACK__INIT;
+    Hotline__Deadlines dl = HOTLINE__DEADLINES__INIT;
+    char *assisting[HL_MAX_ASSISTING];
+    ack.status = HOTLINE__STATUS__STATUS_OK;
+    ack.message = "preview: nothing was stored";
+    ack.state = p->state;
+    ack.category = (char *)p->category;
+    ack.confidence = p->confidence;
+    ack.unit = (char *)p->unit;
+    for (int i = 0; i < p->nassisting; i++) assisting[i] = (char *)p->assisting[i];
+    ack.n_assisting_units = (size_t)p->nassisting;
+    ack.assisting_units = assisting;
+    dl.sign = p->deadlines.sign;
+    dl.contact = p->deadlines.contact;
+    dl.reply = p->deadlines.reply;
+    ack.deadlines = &dl;
+    ack.urgency = p->urgency;
+    ack.type = p->type;
+    /* The best first (a selection sort over at most SIMILAR_CANDIDATES). */
+    Hotline__TicketView *best[SIMILAR_MAX];
+    size_t nbest = 0;
+    for (size_t k = 0; k < SIMILAR_MAX; k++) {
+        size_t top = q->nviews;
+        for (size_t i = 0; i < q->nviews; i++)
+            if (q->views[i] && q->scores[i] >= SIMILAR_MIN && (top == q->nviews || q->scores[i] > q->scores[top]))
+                top = i;
+        if (top == q->nviews) break;
+        q->views[top]->similarity = (float)q->scores[top];
+        best[nbest++] = q->views[top];
+        q->views[top] = NULL;
+    }
+    ack.n_similar = nbest;
+    ack.similar = best;
+    if (q->rc) {
+        /* The plan stands; only the look-up for similar tickets failed. */
+        hl_warn("preview: similar tickets not found: %s", q->err);
+    }
+    (void)hl__router_send(r, &q->to, &ack);
+    r->stats.queries++;
+    free_query(q);
 }
 
 static void reply(query_t *q)
 {
     router_t *r = q->r;
+    if (q->preview) {
+        reply_preview(q);
+        return;
+    }
     Hotline__Ack ack = HOTLINE__ACK__INIT;
     if (q->rc) {
-        ack.status = q->rc == HL_ENOTFOUND    ? HOTLINE__STATUS__STATUS_NOT_FOUND
-                     : q->rc == HL_EFORBIDDEN ? HOTLINE__STATUS__STATUS_FORBIDDEN
-                     : q->rc == HL_EAGAIN     ? HOTLINE__STATUS__STATUS_TRY_LATER
-                     : q->rc == HL_EIO        ? HOTLINE__STATUS__STATUS_INTERNAL
-                                              : HOTLINE__STATUS__STATUS_INVALID;
+        ack.status = status_of(q->rc);
         ack.message = q->err;
         if (q->rc == HL_EAGAIN) ack.retry_after_ms = (uint32_t)r->conf->retry_after_ms;
     } else {
@@ -132,14 +212,19 @@ static bool reveal_allowed(int role, const hl_ticket_t *t, const char *unit)
            role == HL_ROLE_ADMIN;
 }
 
+static double coarse(double x)
+{
+    return (double)(long long)(x * 100.0 + (x < 0 ? -0.5 : 0.5)) / 100.0;
+}
+
 /* Build a view of one row; returns false if the actor may not see it (a GET
  * then sets the reason in q->rc / q->err). */
 static bool add_view(query_t *q, const PGresult *res, int row)
 {
     hl_ticket_t t;
     if (hl_store_ticket_read(res, row, 0, &t, NULL) != 0) return false;
-    const char *actor_unit = q->q->actor ? q->q->actor->unit : "";
-    bool get = q->q->kind == HOTLINE__QUERY_KIND__QUERY_GET;
+    const char *actor_unit = q->actor_unit;
+    bool get = q->q && q->q->kind == HOTLINE__QUERY_KIND__QUERY_GET;
     if (q->role == HL_ROLE_UNIT && !unit_on(&t, actor_unit)) {
         if (get) {
             q->rc = HL_EFORBIDDEN;
@@ -147,12 +232,16 @@ static bool add_view(query_t *q, const PGresult *res, int row)
         }
         return false;
     }
+    if (q->public_ && t.confidential) return false;
     if (q->reveal && !reveal_allowed(q->role, &t, actor_unit)) {
         q->rc = HL_EFORBIDDEN;
         snprintf(q->err, sizeof q->err, "%s may not see the requester of ticket %s unmasked%s",
                  hl_role_name(q->role), t.ticket_no, t.confidential ? " (a confidential ticket)" : "");
         return false;
     }
+    /* Free text is masked where it leaves the circle that needs it. */
+    bool mask_text = q->public_ || q->progress || (q->role == HL_ROLE_UNIT && t.confidential);
+    bool personal = !q->public_ && !q->progress && !(q->role == HL_ROLE_UNIT && t.confidential);
     Hotline__TicketView *v = keep_block(q, sizeof *v);
     hotline__ticket_view__init(v);
     int c = VIEW_EXTRA;
@@ -174,11 +263,34 @@ static bool add_view(query_t *q, const PGresult *res, int row)
     v->excluded_units = keep_block(q, sizeof(char *) * (size_t)(t.nexcluded + 1));
     for (int i = 0; i < t.nexcluded; i++) v->excluded_units[i] = keep_str(q, t.excluded[i]);
     v->region = keep_str(q, t.region);
-    v->title = keep_str(q, PQgetvalue(res, row, c + 1));
-    v->body = keep_str(q, PQgetvalue(res, row, c + 2));
-    v->address = keep_str(q, PQgetvalue(res, row, c + 3));
+    const char *title = PQgetvalue(res, row, c + 1), *body = PQgetvalue(res, row, c + 2);
+    if (mask_text) {
+        char *mt = hl_mask_text(title), *mb = hl_mask_text(body);
+        v->title = keep_str(q, mt ? mt : "");
+        v->body = keep_str(q, mb ? mb : "");
+        free(mt);
+        free(mb);
+    } else {
+        v->title = keep_str(q, title);
+        v->body = keep_str(q, body);
+    }
+    v->address = keep_str(q, mask_text ? "" : PQgetvalue(res, row, c + 3));
+    Hotline__Location *loc = keep_block(q, sizeof *loc);
+    hotline__location__init(loc);
+    loc->region = v->region;
+    loc->address = v->address;
+    const char *lat = PQgetvalue(res, row, c + 10), *lon = PQgetvalue(res, row, c + 11);
+    if (*lat && *lon) {
+        loc->has_coordinates = true;
+        loc->lat = strtod(lat, NULL);
+        loc->long_ = strtod(lon, NULL);
+        if (mask_text) loc->lat = coarse(loc->lat), loc->long_ = coarse(loc->long_);
+    }
+    v->location = loc;
     v->received_at = t.received_at;
     v->created_at = t.created_at;
+    v->updated_at = strtoll(PQgetvalue(res, row, c + 12), NULL, 10);
+    v->closed_at = t.closed_at;
     Hotline__Deadlines *dl = keep_block(q, sizeof *dl);
     hotline__deadlines__init(dl);
     dl->sign = t.due[HL_CLOCK_SIGN];
@@ -203,12 +315,13 @@ static bool add_view(query_t *q, const PGresult *res, int row)
     int64_t now = hl_now_ms();
     for (int k = 0; k < HL_NCLOCKS; k++)
         if (hl_clock_runs(&t, (hl_clock_t)k) && now > t.due[k]) v->overdue = true;
-    /* The requester: masked, revealed, or (a unit on a confidential ticket) not at all. */
+    /* The requester: masked, revealed, or (published data, a progress
+     * query, a unit on a confidential ticket) not at all. */
     Hotline__Requester *rq = keep_block(q, sizeof *rq);
     hotline__requester__init(rq);
     rq->anonymous = t.anonymous;
     rq->confidential = t.confidential;
-    if (!(q->role == HL_ROLE_UNIT && t.confidential)) {
+    if (personal) {
         const char *name = PQgetvalue(res, row, c + 6), *phone = PQgetvalue(res, row, c + 7),
                    *idn = PQgetvalue(res, row, c + 8);
         if (q->reveal) {
@@ -225,7 +338,21 @@ static bool add_view(query_t *q, const PGresult *res, int row)
             rq->id_number = keep_str(q, m);
         }
     }
-    v->requester = rq;
+    if (!q->public_) v->requester = rq;
+    if (q->preview) {
+        /* Similarity of the candidate to the new text. */
+        hl_bigrams_t b = {0};
+        size_t tl = strlen(title), bl = strlen(body);
+        char *text = hl_malloc(tl + bl + 2);
+        memcpy(text, title, tl);
+        text[tl] = ' ';
+        memcpy(text + tl + 1, body, bl + 1);
+        hl_bigrams_of(&b, text, tl + 1 + bl);
+        hl_free(text);
+        q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
+        q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &b);
+        hl_bigrams_free(&b);
+    }
     q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
     q->views[q->nviews++] = v;
     q->ticket_id = t.id;
@@ -234,6 +361,21 @@ static bool add_view(query_t *q, const PGresult *res, int row)
 
 static void add_event(query_t *q, const PGresult *res, int row)
 {
+    if (q->progress) {
+        /* What a requester may know: what happened and when. */
+        Hotline__Event *e = keep_block(q, sizeof *e);
+        hotline__event__init(e);
+        e->ticket = q->views[0]->ticket;
+        e->seq = atoi(PQgetvalue(res, row, 0));
+        e->at = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+        e->kind = keep_str(q, PQgetvalue(res, row, 2));
+        hl_state_t st = 0;
+        if (hl_state_parse(PQgetvalue(res, row, 3), &st) == 0) e->from_state = st;
+        if (hl_state_parse(PQgetvalue(res, row, 4), &st) == 0) e->to_state = st;
+        q->events = hl_realloc(q->events, (q->nevents + 1) * sizeof *q->events);
+        q->events[q->nevents++] = e;
+        return;
+    }
     Hotline__Event *e = keep_block(q, sizeof *e);
     hotline__event__init(e);
     Hotline__Actor *a = keep_block(q, sizeof *a);
@@ -359,6 +501,123 @@ static void list_done(void *arg, int rc, const char *msg)
 #define OPEN_STATES                                                                                \
     "('ACCEPTED','PENDING_DISPATCH','DISPATCHED','RETURN_REQUESTED','SIGNED','IN_PROGRESS',"       \
     "'EXTENSION_REQUESTED','REPLIED','CALLBACK')"
+/* Open311's "open": every state before the end (DOMAIN.md (e): 1-14). */
+#define OPEN311_OPEN                                                                               \
+    "('DRAFT','ACCEPTED','PENDING_DISPATCH','DISPATCHED','RETURN_REQUESTED','SIGNED',"             \
+    "'IN_PROGRESS','EXTENSION_REQUESTED','REPLIED','CALLBACK')"
+#define EVENTS_SQL                                                                                 \
+    "SELECT seq, " HL_MS("at") ", kind, coalesce(from_state, ''), to_state, actor_role, "          \
+    "coalesce(actor_unit, ''), coalesce(actor_id, ''), coalesce(reason_code, ''), "                \
+    "coalesce(reason, ''), coalesce(unit, ''), " HL_MS("sign_due") ", " HL_MS("contact_due")       \
+    ", " HL_MS("reply_due") ", " HL_MS("callback_due") ", coalesce(payload::text, '{}') "          \
+    "FROM ticket_events WHERE ticket_id = $1 AND at >= $2"
+
+static void fail_q(query_t *q, int rc, const char *fmt, ...) HL_PRINTF(3, 4);
+static void fail_q(query_t *q, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->err, sizeof q->err, fmt, ap);
+    va_end(ap);
+    q->rc = rc;
+}
+
+static void day_range(router_t *r, int64_t day, char lo[HL_ISO8601_LEN], char hi[HL_ISO8601_LEN])
+{
+    int64_t off = r->conf->utc_offset_min * 60000;
+    hl_iso8601((day - 1) * 86400000 - off, 0, lo);
+    hl_iso8601((day + 2) * 86400000 - off, 0, hi);
+}
+
+static void submit(query_t *q, hl_pg_req_t *req)
+{
+    if (hl_pg_submit(q->r->reader, &req) != 0) {
+        hl_pg_req_free(&req);
+        fail_q(q, HL_EAGAIN, "storage unavailable; retry");
+        reply(q);
+    }
+}
+
+/* GET and PROGRESS: one ticket (PROGRESS: only with the right phone tail)
+ * and its history. */
+static void start_get(query_t *q, int64_t id, int64_t day, const char *phone_tail)
+{
+    char ids[24], lo[HL_ISO8601_LEN], hi[HL_ISO8601_LEN];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    day_range(q->r, day, lo, hi);
+    const char *p[] = {ids, lo, hi, phone_tail};
+    hl_pg_req_t *req = hl_pg_req_new(get_result, get_done, q);
+    if (phone_tail)
+        hl_pg_req_query(req,
+                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
+                        "WHERE t.id = $1 AND t.created_at >= $2 AND t.created_at < $3 "
+                        "AND right(p.p_phone, 4) = $4 AND length(p.p_phone) >= 7",
+                        4, p);
+    else
+        hl_pg_req_query(req,
+                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
+                        "WHERE t.id = $1 AND t.created_at >= $2 AND t.created_at < $3",
+                        3, p);
+    /* Events come after the creation: older partitions are skipped. Deadline
+     * notices are internal to the hotline. */
+    hl_pg_req_query(req, phone_tail ? EVENTS_SQL " AND kind <> 'notify' ORDER BY seq" : EVENTS_SQL " ORDER BY seq",
+                    2, p);
+    submit(q, req);
+}
+
+static void start_list(query_t *q)
+{
+    const Hotline__Query *qq = q->q;
+    int limit = qq->limit > 0 ? (qq->limit > 1000 ? 1000 : qq->limit) : 50;
+    char lim[16], before[HL_ISO8601_LEN], from[HL_ISO8601_LEN];
+    snprintf(lim, sizeof lim, "%d", limit);
+    int64_t to = hl_now_ms() + 86400000;
+    if (qq->before > 0 && qq->before < to) to = qq->before;
+    if (qq->to > 0 && qq->to < to) to = qq->to;
+    hl_iso8601(to, 0, before);
+    hl_iso8601(qq->from > 0 ? qq->from : 0, 0, from);
+    /* Ticket numbers: ids, and their days for the creation range. */
+    hl_buf_t ids = HL_BUF_INIT;
+    for (size_t i = 0; i < qq->n_tickets; i++) {
+        int64_t id, day;
+        if (hl_ticket_no_parse(qq->tickets[i], &id, &day) != 0) {
+            hl_buf_free(&ids);
+            fail_q(q, HL_EINVAL, "'%.40s' is not a ticket number", qq->tickets[i]);
+            reply(q);
+            return;
+        }
+        hl_buf_putc(&ids, i ? ',' : '{');
+        hl_buf_put_i64(&ids, id);
+    }
+    if (ids.len) hl_buf_putc(&ids, '}');
+    const char *p[] = {qq->unit, qq->state, before, lim, from, qq->category, qq->status,
+                       q->public_ ? "t" : "f", ids.len ? ids.data : NULL};
+    hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
+    hl_pg_req_query(req,
+                    "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
+                    "WHERE ($1 = '' OR t.unit = $1) AND t.created_at < $3 AND t.created_at >= $5 "
+                    "AND ($2 = '' OR ($2 = 'open' AND t.state IN " OPEN_STATES ") OR t.state = $2) "
+                    "AND ($6 = '' OR t.category = $6 OR t.category LIKE $6 || '.%') "
+                    "AND ($7 = '' OR ($7 = 'open') = (t.state IN " OPEN311_OPEN ")) "
+                    "AND NOT ($8::bool AND t.confidential) "
+                    "AND ($9::bigint[] IS NULL OR t.id = ANY($9::bigint[])) "
+                    "ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int",
+                    9, p);
+    hl_buf_free(&ids);
+    submit(q, req);
+}
+
+static void start_key(query_t *q)
+{
+    const char *p[] = {q->q->key};
+    hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
+    hl_pg_req_query(req,
+                    "SELECT " VIEW_COLS " FROM intake_keys k JOIN tickets t ON t.id = k.ticket_id "
+                    "AND t.created_at >= k.created_at - interval '2 days' "
+                    "AND t.created_at < k.created_at + interval '2 days' " PII_JOIN "WHERE k.key = $1",
+                    1, p);
+    submit(q, req);
+}
 
 void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
 {
@@ -370,86 +629,97 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
     q->q = q->env->query;
     const Hotline__Query *qq = q->q;
     q->role = qq->actor ? hl_role_parse(qq->actor->role) : 0;
+    q->actor_unit = qq->actor ? qq->actor->unit : "";
+    q->public_ = qq->public_;
     int64_t id = 0, day = 0;
+    Hotline__QueryKind kind = qq->kind;
+    if (kind == HOTLINE__QUERY_KIND__QUERY_HEALTH) {
+        if (!r->refdata || !hl__router_storage_up(r) || !hl_pg_up(r->reader))
+            fail_q(q, HL_EAGAIN, "storage unavailable");
+        reply(q);
+        return;
+    }
     if (!q->role) {
-        q->rc = HL_EINVAL;
-        snprintf(q->err, sizeof q->err, "actor.role must be agent, office, supervisor, admin, unit or system");
-    } else if (q->role == HL_ROLE_UNIT && !*qq->actor->unit) {
-        q->rc = HL_EINVAL;
-        snprintf(q->err, sizeof q->err, "a unit actor needs actor.unit");
+        fail_q(q, HL_EINVAL, "actor.role must be agent, office, supervisor, admin, unit or system");
+    } else if (q->role == HL_ROLE_UNIT && !*q->actor_unit) {
+        fail_q(q, HL_EINVAL, "a unit actor needs actor.unit");
     } else if (!hl__router_storage_up(r) || !hl_pg_up(r->reader)) {
-        q->rc = HL_EAGAIN;
-        snprintf(q->err, sizeof q->err, "storage unavailable; retry");
-    } else if (qq->kind == HOTLINE__QUERY_KIND__QUERY_GET) {
+        fail_q(q, HL_EAGAIN, "storage unavailable; retry");
+    } else if (kind == HOTLINE__QUERY_KIND__QUERY_GET || kind == HOTLINE__QUERY_KIND__QUERY_PROGRESS) {
+        size_t tail = strlen(qq->phone_tail);
         if (hl_ticket_no_parse(qq->ticket, &id, &day) != 0) {
-            q->rc = HL_EINVAL;
-            snprintf(q->err, sizeof q->err, "'%.40s' is not a ticket number", qq->ticket);
-        } else if (*qq->reveal_reason) {
-            if (strlen(qq->reveal_reason) > 500) {
-                q->rc = HL_EINVAL;
-                snprintf(q->err, sizeof q->err, "reveal_reason over 500 bytes");
-            }
+            fail_q(q, HL_EINVAL, "'%.40s' is not a ticket number", qq->ticket);
+        } else if (kind == HOTLINE__QUERY_KIND__QUERY_PROGRESS &&
+                   (tail != 4 || strspn(qq->phone_tail, "0123456789") != 4)) {
+            fail_q(q, HL_EINVAL, "phone_tail must be the last 4 digits of the phone number");
+        } else if (kind == HOTLINE__QUERY_KIND__QUERY_GET && *qq->reveal_reason) {
+            if (strlen(qq->reveal_reason) > 500) fail_q(q, HL_EINVAL, "reveal_reason over 500 bytes");
             q->reveal = true; /* checked against the ticket below */
         }
-    } else if (qq->kind == HOTLINE__QUERY_KIND__QUERY_LIST) {
-        if (q->role == HL_ROLE_UNIT && strcmp(qq->unit, qq->actor->unit) != 0) {
-            q->rc = HL_EFORBIDDEN;
-            snprintf(q->err, sizeof q->err, "unit %s may list only its own tickets", qq->actor->unit);
+        q->progress = kind == HOTLINE__QUERY_KIND__QUERY_PROGRESS;
+    } else if (kind == HOTLINE__QUERY_KIND__QUERY_LIST) {
+        if (q->role == HL_ROLE_UNIT && strcmp(qq->unit, q->actor_unit) != 0) {
+            fail_q(q, HL_EFORBIDDEN, "unit %s may list only its own tickets", q->actor_unit);
         } else if (*qq->state && strcmp(qq->state, "open") != 0) {
             hl_state_t st;
-            if (hl_state_parse(qq->state, &st) != 0) {
-                q->rc = HL_EINVAL;
-                snprintf(q->err, sizeof q->err, "unknown state '%.32s'", qq->state);
-            }
+            if (hl_state_parse(qq->state, &st) != 0) fail_q(q, HL_EINVAL, "unknown state '%.32s'", qq->state);
         }
+        if (!q->rc && *qq->status && strcmp(qq->status, "open") && strcmp(qq->status, "closed"))
+            fail_q(q, HL_EINVAL, "status must be open or closed");
+        if (!q->rc && (strlen(qq->category) > 64 || strlen(qq->unit) > 64))
+            fail_q(q, HL_EINVAL, "category or unit over 64 bytes");
+        if (!q->rc && qq->n_tickets > 1000) fail_q(q, HL_EINVAL, "more than 1000 ticket numbers");
+    } else if (kind == HOTLINE__QUERY_KIND__QUERY_KEY) {
+        if (!*qq->key || strlen(qq->key) > HL_KEY_MAX) fail_q(q, HL_EINVAL, "key must be 1-%d bytes", HL_KEY_MAX);
     } else {
-        q->rc = HL_EINVAL;
-        snprintf(q->err, sizeof q->err, "query kind must be GET or LIST");
+        fail_q(q, HL_EINVAL, "unknown query kind %d", (int)kind);
     }
     if (q->rc) {
         reply(q);
         return;
     }
-    hl_pg_req_t *req;
-    if (qq->kind == HOTLINE__QUERY_KIND__QUERY_GET) {
-        char ids[24], lo[HL_ISO8601_LEN], hi[HL_ISO8601_LEN];
-        int64_t off = r->conf->utc_offset_min * 60000;
-        snprintf(ids, sizeof ids, "%" PRId64, id);
-        hl_iso8601((day - 1) * 86400000 - off, 0, lo);
-        hl_iso8601((day + 2) * 86400000 - off, 0, hi);
-        const char *p[] = {ids, lo, hi};
-        req = hl_pg_req_new(get_result, get_done, q);
-        hl_pg_req_query(req,
-                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
-                        "WHERE t.id = $1 AND t.created_at >= $2 AND t.created_at < $3",
-                        3, p);
-        hl_pg_req_query(req,
-                        "SELECT seq, " HL_MS("at") ", kind, coalesce(from_state, ''), to_state, actor_role, "
-                        "coalesce(actor_unit, ''), coalesce(actor_id, ''), coalesce(reason_code, ''), "
-                        "coalesce(reason, ''), coalesce(unit, ''), " HL_MS("sign_due") ", "
-                        HL_MS("contact_due") ", " HL_MS("reply_due") ", " HL_MS("callback_due") ", "
-                        "coalesce(payload::text, '{}') FROM ticket_events WHERE ticket_id = $1 AND at >= $2 "
-                        "ORDER BY seq",
-                        2, p); /* events come after the creation: older partitions are skipped */
-    } else {
-        int limit = qq->limit > 0 ? (qq->limit > 500 ? 500 : qq->limit) : 50;
-        char lim[16], before[HL_ISO8601_LEN];
-        snprintf(lim, sizeof lim, "%d", limit);
-        hl_iso8601(qq->before > 0 ? qq->before : hl_now_ms() + 86400000, 0, before);
-        const char *p[] = {qq->unit, qq->state, before, lim};
-        req = hl_pg_req_new(list_result, list_done, q);
-        hl_pg_req_query(req,
-                        "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
-                        "WHERE ($1 = '' OR t.unit = $1) AND t.created_at < $3 AND "
-                        "($2 = '' OR ($2 = 'open' AND t.state IN " OPEN_STATES ") OR t.state = $2) "
-                        "ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int",
-                        4, p);
-    }
-    if (hl_pg_submit(r->reader, &req) != 0) {
-        hl_pg_req_free(&req);
-        q->rc = HL_EAGAIN;
-        snprintf(q->err, sizeof q->err, "storage unavailable; retry");
-        reply(q);
+    switch (kind) {
+    case HOTLINE__QUERY_KIND__QUERY_GET: start_get(q, id, day, NULL); break;
+    case HOTLINE__QUERY_KIND__QUERY_PROGRESS: start_get(q, id, day, qq->phone_tail); break;
+    case HOTLINE__QUERY_KIND__QUERY_LIST: start_list(q); break;
+    default: start_key(q); break;
     }
 }
 
+void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan)
+{
+    query_t *q = hl_calloc(1, sizeof *q);
+    q->r = r;
+    q->to = *to;
+    q->env = *envp;
+    *envp = NULL;
+    q->preview = true;
+    q->plan = *plan;
+    q->role = HL_ROLE_AGENT;
+    q->actor_unit = "";
+    const Hotline__Intake *in = q->env->intake;
+    size_t tl = strlen(in->title), bl = strlen(in->body);
+    char *text = hl_malloc(tl + bl + 2);
+    memcpy(text, in->title, tl);
+    text[tl] = ' ';
+    memcpy(text + tl + 1, in->body, bl + 1);
+    hl_bigrams_of(&q->probe, text, tl + 1 + bl);
+    hl_free(text);
+    if (!*plan->category || !hl_pg_up(r->reader)) {
+        reply(q); /* the plan alone */
+        return;
+    }
+    char since[HL_ISO8601_LEN], lim[16];
+    hl_iso8601(hl_now_ms() - 30LL * 86400000, 0, since);
+    snprintf(lim, sizeof lim, "%d", SIMILAR_CANDIDATES);
+    const char *p[] = {plan->category, plan->region, since, lim};
+    hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
+    hl_pg_req_query(req,
+                    "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
+                    "WHERE t.category = $1 AND t.region = $2 AND t.created_at >= $3 "
+                    "AND t.state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', "
+                    "'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') "
+                    "ORDER BY t.created_at DESC LIMIT $4::int",
+                    4, p);
+    submit(q, req);
+}

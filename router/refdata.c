@@ -581,6 +581,11 @@ const hl_classifier_t *hl_refdata_classifier(const hl_refdata_t *rd)
     return rd->classifier;
 }
 
+bool hl_refdata_has_category(const hl_refdata_t *rd, const char *code)
+{
+    return code && *code && hl_map_get(rd->categories, code, strlen(code)) != NULL;
+}
+
 bool hl_refdata_has_unit(const hl_refdata_t *rd, const char *code)
 {
     return (intptr_t)hl_map_get(rd->units, code, strlen(code)) == 2;

@@ -502,6 +502,16 @@ static void handle_intake(router_t *r, const reply_to_t *to, hl_envelope_t **env
         reply_status(r, to, HOTLINE__STATUS__STATUS_TRY_LATER, "router is shutting down", key);
         return;
     }
+    if (in->dry_run) {
+        if (!r->refdata) {
+            reply_status(r, to, HOTLINE__STATUS__STATUS_TRY_LATER, "router is starting", key);
+            return;
+        }
+        hl_plan_t plan;
+        hl_dispatch_plan(r->refdata, in, &r->opts, now, &plan);
+        hl__query_preview(r, to, envp, &plan);
+        return;
+    }
     if (!r->refdata || !any_writer_up(r)) {
         reply_status(r, to, HOTLINE__STATUS__STATUS_TRY_LATER,
                      r->refdata ? "storage unavailable; retry with the same key"

@@ -155,6 +155,8 @@ void hl__action_redis_watchdog(router_t *r);
 
 /* query.c */
 void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
+/* An Intake's dry run: answer with the plan and similar open tickets. */
+void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan);
 
 /* outbox.c */
 void hl__outbox_tick(router_t *r);         /* sweep old rows, delete delivered ones */

@@ -251,7 +251,7 @@ const char *const hl_sql_update_tickets =
     "supervision = u.supervision, resolution = NULLIF(u.resolution, ''), "
     "satisfaction = NULLIF(u.satisfaction, ''), parent_id = NULLIF(u.parent_id, 0), "
     "sla_progress = u.sla_progress, extension_days = NULLIF(u.extension_days, 0), last_seq = u.last_seq, "
-    "merged_count = u.merged_count "
+    "merged_count = u.merged_count, updated_at = CASE WHEN u.version <> t.version THEN now() ELSE t.updated_at END "
     "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], "
     "$7::bool[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
     "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], "

@@ -52,7 +52,7 @@ typedef struct {
 } hl_plan_t;
 
 /* Check an intake against the contract: idempotency key of 1-128 printable
- * ASCII characters, a channel, a non-empty body, title + body within
+ * ASCII characters (or none for a dry run), a channel, a non-empty body, title + body within
  * max_text, field lengths (name 64, phone 32, id number 32, address 512,
  * title 512 bytes), a region code of 6-12 digits if given, coordinates in
  * range, enum values known, received_at not in the future by more than 10
@@ -60,7 +60,9 @@ typedef struct {
 HL_MUSTCHECK int hl_dispatch_validate(const Hotline__Intake *in, const hl_dispatch_opts_t *o,
                                       int64_t now, char err[HL_ERR_LEN]);
 
-/* Plan a validated intake received by the router at `now` (ms, UTC). */
+/* Plan a validated intake received by the router at `now` (ms, UTC). A
+ * category the intake names (a known code) is used as given, with
+ * confidence 1 and classifier "requester"; else the classifier decides. */
 void hl_dispatch_plan(const hl_refdata_t *rd, const Hotline__Intake *in,
                       const hl_dispatch_opts_t *o, int64_t now, hl_plan_t *out);
 

@@ -15,4 +15,12 @@ void hl_mask_phone(const char *in, char *out, size_t n);
 void hl_mask_name(const char *in, char *out, size_t n);
 void hl_mask_id_number(const char *in, char *out, size_t n);
 
+/* Free text that may hold personal data (a body a citizen typed): every run
+ * of 7 or more digits (single spaces or hyphens between digits belong to the
+ * run) is masked: an 11-digit mobile number as a phone, 15 or 18 characters
+ * (the last may be X) as an id number, anything else keeping its first and
+ * last 2 digits; e-mail addresses keep the first character of their local
+ * part and the domain. Returns a new string (the caller frees it with free()). */
+char *hl_mask_text(const char *in);
+
 #endif

@@ -85,6 +85,7 @@ const hl_calendar_t *hl_refdata_calendar(const hl_refdata_t *rd, const char *con
 const hl_policy_t *hl_refdata_policy(const hl_refdata_t *rd);
 const hl_classifier_t *hl_refdata_classifier(const hl_refdata_t *rd);
 bool hl_refdata_has_unit(const hl_refdata_t *rd, const char *code);
+bool hl_refdata_has_category(const hl_refdata_t *rd, const char *code);
 /* Unit codes of all active units (borrowed), for stream set-up. */
 size_t hl_refdata_units(const hl_refdata_t *rd, const char *const **codes);
 
