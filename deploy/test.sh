@@ -22,7 +22,9 @@ for arg in "$@"; do
     esac
 done
 
-hl_install_deps
+# The tests also drive HTTP (curl), read JSON (python3) and run the console in
+# a headless browser (chromium).
+hl_install_deps curl python3 chromium
 jobs=$(nproc)
 [ "$jobs" -gt 4 ] && jobs=4
 

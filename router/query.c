@@ -709,17 +709,25 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
         reply(q); /* the plan alone */
         return;
     }
-    char since[HL_ISO8601_LEN], lim[16];
+    char since[HL_ISO8601_LEN], lim[16], lo[8], hi[8];
     hl_iso8601(hl_now_ms() - 30LL * 86400000, 0, since);
     snprintf(lim, sizeof lim, "%d", SIMILAR_CANDIDATES);
-    const char *p[] = {plan->category, plan->region, since, lim};
+    /* The same district (the first 6 digits of the region code): a street
+     * and its district's tickets are compared; code ranges use the index. */
+    snprintf(lo, sizeof lo, "%.6s", plan->region);
+    snprintf(hi, sizeof hi, "%s", lo);
+    size_t k = strlen(hi);
+    while (k > 0 && hi[k - 1] == '9') hi[--k] = '\0';
+    if (k > 0) hi[k - 1]++;
+    else snprintf(hi, sizeof hi, ":");
+    const char *p[] = {plan->category, lo, since, lim, hi};
     hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
     hl_pg_req_query(req,
                     "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
-                    "WHERE t.category = $1 AND t.region = $2 AND t.created_at >= $3 "
+                    "WHERE t.category = $1 AND t.region >= $2 AND t.region < $5 AND t.created_at >= $3 "
                     "AND t.state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', "
                     "'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') "
                     "ORDER BY t.created_at DESC LIMIT $4::int",
-                    4, p);
+                    5, p);
     submit(q, req);
 }

@@ -62,6 +62,21 @@ typedef struct hl_conf {
     int64_t sla_retry_ms;
     int64_t sla_resync_ms;
     int64_t sla_stats_ms;
+    /* [gateway] the HTTP gateway */
+    char *gw_listen;
+    char *gw_public_url;
+    int64_t gw_threads;
+    int64_t gw_max_connections;
+    int64_t gw_max_connections_per_ip;
+    int64_t gw_idle_timeout_s;
+    int64_t gw_max_headers;
+    int64_t gw_max_body;
+    int64_t gw_request_timeout_ms;
+    int64_t gw_rate_per_s;
+    int64_t gw_rate_burst;
+    int64_t gw_progress_per_min;
+    char *gw_console_dir;
+    char *gw_similar;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

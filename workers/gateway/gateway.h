@@ -1,0 +1,196 @@
+/* gateway.h - hotline-gateway's parts (private to workers/gateway/).
+ *
+ * Threads: libmicrohttpd's (gateway.threads of them) parse requests, check
+ * tokens and limits, and answer; one bus thread owns the ZeroMQ DEALER to
+ * the router and the PostgreSQL connection (tokens and reference names,
+ * reloaded on NOTIFY). A request that needs the router is suspended: its
+ * envelopes are staged on the request, handed to the bus thread once the
+ * connection is suspended, and the bus thread resumes the connection when
+ * every answer is in (or the wait timed out). Nothing personal is logged.
+ */
+#ifndef HOTLINE_GATEWAY_H
+#define HOTLINE_GATEWAY_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hotline/buf.h"
+#include "hotline/conf.h"
+#include "hotline/envelope.h"
+#include "hotline/err.h"
+#include "hotline/lifecycle.h"
+#include "hotline/log.h"
+#include "hotline/ticket.h"
+
+#define GW_ROLE_OPEN311 64 /* an Open311 api key: POST requests only */
+#define GW_MAX_CALLS 2     /* envelopes one HTTP request may wait for */
+
+/* ------------------------------------------------------------ tokens */
+
+typedef struct {
+    int64_t id;
+    int role;                 /* one HL_ROLE_* bit, or GW_ROLE_OPEN311 */
+    char unit[HL_UNIT_LEN];   /* role unit */
+    char prefix[12];          /* the token's first characters, for logs */
+    char name[64];
+    int rate_per_s;           /* 0: the default */
+} gw_token_t;
+
+typedef struct gw_auth gw_auth_t;
+
+gw_auth_t *gw_auth_new(void);
+void gw_auth_destroy(gw_auth_t **self_p);
+/* Read the valid tokens from PostgreSQL (replacing the ones held). Returns
+ * 0 or HL_EIO with err filled. Called by the bus thread. */
+HL_MUSTCHECK int gw_auth_load(gw_auth_t *a, PGconn *pg, char err[HL_ERR_LEN]);
+size_t gw_auth_count(gw_auth_t *a);
+/* The token of a bearer string; false if unknown, revoked or expired. */
+bool gw_auth_lookup(gw_auth_t *a, const char *bearer, gw_token_t *out);
+/* Take one request from a bucket (a token's, or a client address's with a
+ * per-minute rate). Returns 0, or the seconds to wait. */
+int gw_auth_take(gw_auth_t *a, const char *bucket, double per_s, double burst);
+
+/* ------------------------------------------------------------ reference names */
+
+typedef struct {
+    char code[64], parent[64], name[128], keywords[1024];
+} gw_category_t;
+
+typedef struct {
+    char code[64], name[128], parent[16];
+} gw_named_t;
+
+typedef struct {
+    gw_category_t *cats;
+    size_t ncats;
+    gw_named_t *units, *regions;
+    size_t nunits, nregions;
+    int refs;                 /* readers holding it (under gw.lock) */
+} gw_refs_t;
+
+gw_refs_t *gw_refs_load(PGconn *pg, char err[HL_ERR_LEN]);
+void gw_refs_free(gw_refs_t *r);
+const gw_category_t *gw_refs_category(const gw_refs_t *r, const char *code);
+const char *gw_refs_unit_name(const gw_refs_t *r, const char *code);     /* "" if unknown */
+const char *gw_refs_region_name(const gw_refs_t *r, const char *code);   /* "" if unknown */
+
+/* ------------------------------------------------------------ requests */
+
+typedef struct gw gw_t;
+typedef struct gw_req gw_req_t;
+typedef void (*gw_finish_fn)(gw_req_t *r);
+
+struct gw_req {
+    gw_t *gw;
+    struct MHD_Connection *conn;
+    char method[8];
+    char *url;
+    char ip[64];
+    int64_t started_us;
+    /* the body */
+    hl_buf_t body;
+    size_t max_body;
+    bool too_big;
+    /* who */
+    bool authed;
+    gw_token_t tok;
+    gw_refs_t *refs;          /* held while the request lives */
+    /* the bus */
+    hl_buf_t staged[GW_MAX_CALLS];
+    uint64_t rids[GW_MAX_CALLS];
+    int nstaged;
+    int outstanding;          /* answers still awaited (bus thread) */
+    hl_envelope_t *ans[GW_MAX_CALLS];
+    bool timed_out[GW_MAX_CALLS];
+    gw_finish_fn finish;
+    bool suspended;
+    /* the answer */
+    int status;
+    struct MHD_Response *resp;
+    /* route scratch */
+    char ticket[32];
+    char key[136];
+    int xml;                  /* Open311: answer in XML */
+    int kind;                 /* the handler's own use */
+    json_t *scratch;          /* the handler's own use */
+};
+
+/* Answers (each replaces an earlier one). */
+void gw_reply_json(gw_req_t *r, int status, json_t *body);  /* takes body */
+void gw_reply_text(gw_req_t *r, int status, const char *ctype, char *data, size_t len); /* takes data (malloc) */
+void gw_reply_static(gw_req_t *r, int status, const char *ctype, const void *data, size_t len); /* borrows data */
+void gw_reply_error(gw_req_t *r, int status, const char *code, const char *fmt, ...) HL_PRINTF(4, 5);
+void gw_add_header(gw_req_t *r, const char *name, const char *value);
+/* Request data. */
+const char *gw_arg(gw_req_t *r, const char *name);          /* query string argument or NULL */
+const char *gw_header(gw_req_t *r, const char *name);       /* request header or NULL */
+
+/* Stage an envelope for the router (up to GW_MAX_CALLS), then gw_wait. */
+void gw_call(gw_req_t *r, Hotline__Envelope *env);
+/* Wait for every staged call's answer, then finish(r) runs (in an HTTP
+ * thread) with r->ans[] (NULL and r->timed_out[i] when none came). */
+void gw_wait(gw_req_t *r, gw_finish_fn finish);
+
+/* An Ack's status as HTTP, with a JSON error body written unless OK. Returns
+ * true for OK. */
+bool gw_ack_ok(gw_req_t *r, const Hotline__Ack *ack, bool timed_out);
+int gw_http_status(Hotline__Status st);
+
+/* ------------------------------------------------------------ the bus */
+
+typedef struct gw_bus gw_bus_t;
+
+gw_bus_t *gw_bus_start(gw_t *gw, char err[HL_ERR_LEN]);
+/* Stop the thread: what waits is answered "no answer"; later submissions
+ * are too. The object stays until gw_bus_stop. */
+void gw_bus_halt(gw_bus_t *b);
+void gw_bus_stop(gw_bus_t **self_p);
+/* Hand a suspended request's staged calls to the bus thread. */
+void gw_bus_submit(gw_bus_t *b, gw_req_t *r);
+/* The router answered a health query lately, and tokens are loaded. */
+bool gw_bus_ready(gw_bus_t *b);
+size_t gw_bus_inflight(gw_bus_t *b);
+
+/* ------------------------------------------------------------ the gateway */
+
+struct gw {
+    hl_conf_t conf;
+    struct MHD_Daemon *httpd;
+    gw_bus_t *bus;
+    gw_auth_t *auth;
+    pthread_mutex_t refs_lock;
+    gw_refs_t *refs;          /* the current names (swapped by the bus thread) */
+    /* static files of the console */
+    struct gw_file *files;
+    size_t nfiles;
+    char base_url[128];
+    volatile int stopping;
+    uint64_t rid_seq;         /* request ids on the bus (atomic) */
+    /* figures */
+    uint64_t requests, errors;
+};
+
+gw_refs_t *gw_refs_hold(gw_t *gw);
+void gw_refs_release(gw_t *gw, gw_refs_t *r);
+void gw_refs_swap(gw_t *gw, gw_refs_t *fresh);
+
+int gw_http_start(gw_t *gw, char err[HL_ERR_LEN]);
+void gw_http_stop(gw_t *gw);
+
+/* Routes. */
+void gw_api(gw_req_t *r, const char *path);      /* path after /api/v1 */
+void gw_open311(gw_req_t *r, const char *path);  /* path after /open311/v2 */
+int gw_console_load(gw_t *gw, const char *dir, char err[HL_ERR_LEN]);
+void gw_console_free(gw_t *gw);
+void gw_console(gw_req_t *r, const char *path);  /* path after /console */
+
+/* ISO 8601 with the local offset ("" for 0). */
+const char *gw_time(const gw_t *gw, int64_t ms, char buf[40]);
+/* Parse an ISO 8601 time or a date (YYYY-MM-DD, local midnight). */
+HL_MUSTCHECK int gw_parse_time(const gw_t *gw, const char *s, int64_t *ms);
+
+#endif
