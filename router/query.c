@@ -446,13 +446,24 @@ static void logged_done(void *arg, int rc, const char *msg)
     reply(q);
 }
 
+/* A read failed: the server's words go to the log, never to the client. */
+static void store_failed(query_t *q, int rc, const char *msg)
+{
+    q->rc = rc == HL_EAGAIN ? HL_EAGAIN : HL_EIO;
+    if (rc == HL_EAGAIN) {
+        snprintf(q->err, sizeof q->err, "storage unavailable; retry");
+    } else {
+        hl_warn("query %d failed: %s", q->q ? (int)q->q->kind : -1, msg ? msg : hl_strerror(rc));
+        snprintf(q->err, sizeof q->err, "storage error (logged by the router)");
+    }
+}
+
 static void get_done(void *arg, int rc, const char *msg)
 {
     query_t *q = arg;
     router_t *r = q->r;
     if (rc) {
-        q->rc = rc == HL_EAGAIN ? HL_EAGAIN : HL_EIO;
-        snprintf(q->err, sizeof q->err, "%s", msg ? msg : hl_strerror(rc));
+        store_failed(q, rc, msg);
         reply(q);
         return;
     }
@@ -491,10 +502,7 @@ static void list_result(void *arg, int index, const PGresult *res)
 static void list_done(void *arg, int rc, const char *msg)
 {
     query_t *q = arg;
-    if (rc) {
-        q->rc = rc == HL_EAGAIN ? HL_EAGAIN : HL_EIO;
-        snprintf(q->err, sizeof q->err, "%s", msg ? msg : hl_strerror(rc));
-    }
+    if (rc) store_failed(q, rc, msg);
     reply(q);
 }
 
@@ -612,9 +620,9 @@ static void start_key(query_t *q)
     const char *p[] = {q->q->key};
     hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
     hl_pg_req_query(req,
-                    "SELECT " VIEW_COLS " FROM intake_keys k JOIN tickets t ON t.id = k.ticket_id "
-                    "AND t.created_at >= k.created_at - interval '2 days' "
-                    "AND t.created_at < k.created_at + interval '2 days' " PII_JOIN "WHERE k.key = $1",
+                    "SELECT " VIEW_COLS " FROM (SELECT ticket_id, created_at AS k_at FROM intake_keys WHERE key = $1) k "
+                    "JOIN tickets t ON t.id = k.ticket_id AND t.created_at >= k.k_at - interval '2 days' "
+                    "AND t.created_at < k.k_at + interval '2 days' " PII_JOIN,
                     1, p);
     submit(q, req);
 }

@@ -70,7 +70,6 @@ gw_cleanup() {
         grep -E '1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]' "$T/gateway.log" | head -5
         FAILED=1
     fi
-    (exit "$rc")
-    hl_test_cleanup
+    hl_test_cleanup "$rc"
 }
 trap gw_cleanup EXIT

@@ -20,7 +20,7 @@ ROUTER_PID=
 FAILED=0
 
 hl_test_cleanup() {
-    local rc=$?
+    local rc=${1:-$?}
     [ -n "$ROUTER_PID" ] && kill -9 "$ROUTER_PID" 2>/dev/null
     hl_redis_stop "$T/redis" 2>/dev/null || true
     hl_pg_stop "$T/pg" immediate 2>/dev/null || true
