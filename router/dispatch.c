@@ -137,7 +137,9 @@ void hl_dispatch_plan(const hl_refdata_t *rd, const Hotline__Intake *in,
 
     const hl_route_t *route = hl_refdata_route(rd, out->category, chain, n);
     bool confident = out->confidence >= o->min_confidence;
-    if (route && confident) {
+    if (in->hold) {
+        out->state = HOTLINE__STATE__STATE_ACCEPTED;
+    } else if (route && confident) {
         out->state = HOTLINE__STATE__STATE_DISPATCHED;
         copy(out->unit, sizeof out->unit, route->lead);
         for (int i = 0; i < route->nassisting && i < HL_MAX_ASSISTING; i++)
@@ -153,7 +155,10 @@ void hl_dispatch_plan(const hl_refdata_t *rd, const Hotline__Intake *in,
                         o->offset_min, &out->deadlines);
 
     int len;
-    if (out->state == HOTLINE__STATE__STATE_DISPATCHED)
+    if (out->state == HOTLINE__STATE__STATE_ACCEPTED)
+        len = snprintf(out->reason, sizeof out->reason, "held for an answer at first contact: %s %.2f by %s",
+                       out->category, out->confidence, out->classifier);
+    else if (out->state == HOTLINE__STATE__STATE_DISPATCHED)
         len = snprintf(out->reason, sizeof out->reason, "auto-dispatched: %s %.2f by %s",
                        out->category, out->confidence, out->classifier);
     else if (!*out->category)

@@ -649,7 +649,7 @@ static const row_t *find_row(hl_action_t kind)
     return NULL;
 }
 
-static void list_allowed(hl_state_t st, int role, char *out, size_t len)
+void hl_lifecycle_allowed(hl_state_t st, int role, char *out, size_t len)
 {
     size_t n = 0;
     if (!out || !len) return;
@@ -683,7 +683,7 @@ int hl_lifecycle_apply(const hl_life_env_t *env, hl_ticket_t *t, const hl_act_t 
                               ST(RETURN_REQUESTED))
                            : row->from;
     if (!(from & (1u << t->state))) {
-        list_allowed(t->state, a->role, allowed, allowed_len);
+        hl_lifecycle_allowed(t->state, a->role, allowed, allowed_len);
         return fail(&c, HL_ECONFLICT, "ticket %s is %s: '%s' is not allowed (allowed for %s: %s)", t->ticket_no,
                     hl_state_name(t->state), hl_action_name(a->kind), hl_role_name(a->role),
                     allowed && *allowed ? allowed : "nothing");

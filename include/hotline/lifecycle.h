@@ -139,6 +139,9 @@ HL_MUSTCHECK int hl_lifecycle_apply(const hl_life_env_t *env, hl_ticket_t *t, co
 /* Close a merged child because its parent closed. */
 void hl_lifecycle_close_child(hl_ticket_t *child, int64_t now, hl_outcome_t *out);
 
+/* The actions a role may take in a state, comma separated ("" if none). */
+void hl_lifecycle_allowed(hl_state_t st, int role, char *out, size_t len);
+
 /* Is the state one of the terminal ones (no action but reopen/archive)? */
 bool hl_state_terminal(hl_state_t s);
 /* Does a clock run in this state (for this ticket)? */

@@ -116,6 +116,21 @@ act "$T1" "$UTOK" '{"action":"fly"}'; check "an unknown action: 400" "$ST" 400
 act "$T1" "$UTOK" '{"action":"reply","reason_code":"resolved","text":["a"]}'; check "a detail of a wrong type: 400" "$ST" 400
 act 2026010199999999 "$OFFICE" '{"action":"sign"}'; check "an unknown ticket: 404" "$ST" 404
 act "$T1" "$O311" '{"action":"sign"}'; check "an Open311 key on the API: 403" "$ST" 403
+req GET "/api/v1/tickets/$T1" "$OFFICE"
+check "a ticket lists what this token may do now" "$(js 'd["actions"]')" '["withdraw", "transfer_emergency"]'
+req GET "/api/v1/tickets/$T1" "$UTOK"
+check "... and for its unit" "$(js 'd["actions"]')" '["return", "extend", "contact", "reply"]'
+req GET "/api/v1/tickets/$T1" "$OTHER"
+check "... nothing for another unit" "$ST/$(js 'd.get("actions", [])')" "403/[]"
+
+echo "# an answer at first contact (直接办结)"
+post_json /api/v1/tickets "$AGENT" '{"body":"请问社保卡补办需要带什么材料？","type":"consultation","hold":true}'
+check "held: accepted, not routed" "$ST/$(js 'd["state"]')/$(js 'd["unit"]')" "201/ACCEPTED/None"
+TH=$(js 'd["ticket"]')
+check "held tickets wait in the dispatch queue, in case" "$(hl_redis XREVRANGE hl:q:dispatch + - COUNT 1 | grep -c "$TH")" 1
+act "$TH" "$AGENT" '{"action":"close_direct","reason":"已告知补办所需材料：身份证原件。"}'
+check "closed at first contact" "$ST/$(js 'd["state"]')" 200/CLOSED_DIRECT
+post_json /api/v1/tickets "$AGENT" '{"body":"x","hold":"yes"}'; check "hold must be a boolean: 400" "$ST" 400
 
 echo "# roles"
 post_json /api/v1/tickets "$WATER" "$TICKET"; check "a unit may not create tickets" "$ST" 403

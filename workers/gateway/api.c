@@ -348,17 +348,18 @@ static int p_urgency(const char *s, int *o)
 static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requester *rq, Hotline__Location *loc)
 {
     static const char *const top[] = {"channel", "title", "body", "requester", "location", "type", "urgency",
-                                      "received_at", "category", NULL};
+                                      "received_at", "category", "hold", NULL};
     static const char *const rqk[] = {"name", "phone", "id_number", "anonymous", "confidential", NULL};
     static const char *const lk[] = {"region", "address", "lat", "long", NULL};
     if (!only(r, o, top, "the ticket")) return false;
     const char *title, *body, *received, *category;
     int channel = 0, type = 0, urgency = 0;
+    bool hold;
     size_t max = (size_t)r->gw->conf.gw_max_body;
     if (!get_str(r, o, "title", 512, &title) || !get_str(r, o, "body", max, &body) ||
         !get_str(r, o, "received_at", 40, &received) || !get_str(r, o, "category", 64, &category) ||
         !parse_enum(r, o, "channel", p_channel, &channel) || !parse_enum(r, o, "type", p_type, &type) ||
-        !parse_enum(r, o, "urgency", p_urgency, &urgency))
+        !parse_enum(r, o, "urgency", p_urgency, &urgency) || !get_bool(r, o, "hold", &hold))
         return false;
     if (!body) {
         gw_reply_error(r, 400, "invalid", "'body' is required");
@@ -367,6 +368,7 @@ static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requ
     in->title = (char *)(title ? title : "");
     in->body = (char *)body;
     in->category = (char *)(category ? category : "");
+    in->hold = hold;
     in->channel = channel ? channel
                           : (r->tok.role == HL_ROLE_AGENT ? HOTLINE__CHANNEL__CHANNEL_PHONE : HOTLINE__CHANNEL__CHANNEL_WEB);
     in->type = type;
@@ -521,6 +523,17 @@ static void finish_get(gw_req_t *r)
     json_t *h = json_array();
     for (size_t i = 0; i < ack->result->n_events; i++) json_array_append_new(h, event_json(r, ack->result->events[i]));
     json_object_set_new(o, "history", h);
+    /* What this token may do now (the router decides; this is for the
+     * console's buttons). A unit acts on its own tickets only; deadline
+     * notices are the watcher's. */
+    const Hotline__TicketView *v = ack->result->tickets[0];
+    char allowed[512] = "";
+    if (r->tok.role != HL_ROLE_UNIT || strcmp(v->unit, r->tok.unit) == 0)
+        hl_lifecycle_allowed((hl_state_t)v->state, r->tok.role, allowed, sizeof allowed);
+    json_t *acts = json_array();
+    for (char *save = NULL, *a = strtok_r(allowed, ",", &save); a; a = strtok_r(NULL, ",", &save))
+        if (strcmp(a, "notify") != 0) json_array_append_new(acts, json_string(a));
+    json_object_set_new(o, "actions", acts);
     gw_reply_json(r, 200, o);
 }
 
