@@ -23,8 +23,8 @@ for arg in "$@"; do
 done
 
 # The tests also drive HTTP (curl), read JSON (python3) and run the console in
-# a headless browser (chromium).
-hl_install_deps curl python3 chromium
+# a headless browser (chromium, with a font for Chinese in its screenshots).
+hl_install_deps curl python3 chromium fonts-wqy-microhei
 jobs=$(nproc)
 [ "$jobs" -gt 4 ] && jobs=4
 

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The agents' console in headless Chromium, against a running gateway.
+
+An agent logs in, takes a call (the preview shows category, unit, deadline
+and a similar open ticket as the text is typed), submits it with the
+keyboard and finds it in the queue; closes another at first contact; sees
+errors for bad input. The office then reviews the reply a unit gave, records
+the callback and closes the ticket, all from the console. Screenshots go to
+--artifacts. Prints "ticket=", "direct=" lines for the shell to check.
+
+Usage: console_test.py --url URL --agent TOKEN --office TOKEN --unit TOKEN --first TICKET --artifacts DIR
+(--first: an open ticket like the call the test takes; --unit: a token of its unit)
+"""
+import argparse
+import json
+import os
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser, CdpError  # noqa: E402
+
+failed = 0
+
+
+def check(name, got, want):
+    global failed
+    if got == want:
+        print("ok   %s (%s)" % (name, got))
+    else:
+        print("FAIL %s: got %r, want %r" % (name, got, want))
+        failed += 1
+
+
+def api(url, token, method, path, body=None):
+    req = urllib.request.Request(url + "/api/v1" + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("url", "agent", "office", "unit", "first", "artifacts"):
+        ap.add_argument("--" + a, required=True)
+    o = ap.parse_args()
+    os.makedirs(o.artifacts, exist_ok=True)
+    shot = lambda name: b.screenshot(os.path.join(o.artifacts, name))  # noqa: E731
+
+    # An open ticket the new call resembles.
+    text = "小区楼下的供水管道破裂，大量自来水外流，已经持续两个小时，请尽快派人维修。"
+    first = api(o.url, o.agent, "GET", "/tickets/" + o.first)
+
+    b = Browser(1366, 768)
+    try:
+        print("# log in")
+        b.goto(o.url + "/console/")
+        check("the login form first", b.visible("#token"), True)
+        b.type("#token", "hlt_" + "0" * 40)
+        b.key("Enter", vk=13)
+        b.wait("!document.getElementById('alert').hidden", what="an error for a bad token")
+        check("a bad token: an error in Chinese", "令牌无效" in b.text("#alert"), True)
+        b.type("#token", o.agent)
+        b.key("Enter", vk=13)
+        b.wait("!document.getElementById('intake').hidden", what="the intake form")
+        check("the agent's name and role", "话务员" in b.text("#who"), True)
+
+        print("# take a call: the preview updates as the agent types")
+        b.type("#f-name", "张三")
+        b.type("#f-phone", "13912345678")
+        b.type("#f-title", "供水管道破裂")
+        b.type("#f-body", text.replace("两个小时", "三个小时"))
+        b.wait("document.getElementById('p-unit').textContent.length > 0", what="the preview")
+        b.wait("document.querySelectorAll('#similar a').length > 0", what="similar tickets")
+        check("preview: the category", b.text("#p-category").split("（")[0], first["category_name"])
+        check("preview: the unit", b.text("#p-unit"), first["unit_name"])
+        check("preview: a reply deadline", len(b.text("#p-reply")), 16)
+        check("preview: the similar open ticket", b.text("#similar a"), first["ticket"])
+        check("fits 1366x768: no horizontal scrolling", b.eval("document.documentElement.scrollWidth <= 1366"), True)
+        check("fits 1366x768: the submit button on screen",
+              b.eval("document.getElementById('submit').getBoundingClientRect().bottom <= 768"), True)
+        shot("console-intake.png")
+        b.key("Enter", vk=13, ctrl=True)  # Ctrl+Enter submits
+        ticket = b.wait("(e => e && e.textContent)(document.getElementById('result-ticket'))", what="the new ticket")
+        print("ticket=%s" % ticket)
+        check("the form is cleared for the next call", b.eval("document.getElementById('f-body').value"), "")
+
+        print("# the queue shows it")
+        b.key("2", code="Digit2", vk=50, alt=True)
+        b.wait("!!document.querySelector('#queue-table tr[data-ticket=\"%s\"]')" % ticket, what="the ticket in the queue")
+        check("in the queue", b.eval("document.querySelector('#queue-table tr[data-ticket=\"%s\"] td').textContent" % ticket),
+              ticket)
+        shot("console-queue.png")
+
+        print("# close one at first contact (直接办结)")
+        b.key("1", code="Digit1", vk=49, alt=True)
+        b.type("#f-body", "请问办理居住证需要准备哪些材料？")
+        b.eval("document.getElementById('f-type').value = 'consultation'")
+        b.key("d", code="KeyD", vk=68, alt=True)
+        b.wait("!document.getElementById('direct').hidden", what="the answer box")
+        b.type("#direct-answer", "已告知：身份证、居住登记凭证、近期照片，可在街道服务中心办理。")
+        b.click("#direct-submit")
+        b.wait("(e => !e.hidden && e.textContent.includes('已直接办结'))(document.getElementById('result'))",
+               what="the direct closure")
+        direct = b.text("#result-ticket")
+        print("direct=%s" % direct)
+
+        print("# bad input: errors are shown")
+        b.click("#submit")
+        b.wait("!document.getElementById('alert').hidden && document.getElementById('alert').textContent.includes('诉求内容')",
+               what="an error for an empty body")
+        check("an empty call: the error", b.text("#alert"), "请填写诉求内容")
+        b.key("3", code="Digit3", vk=51, alt=True)
+        b.type("#l-ticket", "abc'; DROP TABLE tickets;--")
+        b.key("Enter", vk=13)
+        b.wait("document.getElementById('alert').textContent.includes('未找到')", what="a not-found error")
+        check("a bad ticket number: the server's answer shown", b.text("#alert").startswith("查询工单失败：未找到"), True)
+        b.type("#f-body", "")  # nothing
+        b.type("#l-ticket", "2026010199999999")
+        b.key("Enter", vk=13)
+        b.wait("document.getElementById('alert').textContent.includes('2026010199999999') || "
+               "document.getElementById('alert').textContent.includes('does not exist')", what="an unknown ticket")
+        shot("console-error.png")
+
+        print("# the unit signs and replies (API); the office reviews, calls back and closes (console)")
+        api(o.url, o.unit, "POST", "/tickets/%s/actions" % ticket, {"action": "sign"})
+        api(o.url, o.unit, "POST", "/tickets/%s/actions" % ticket,
+            {"action": "reply", "reason_code": "resolved", "text": "已派人更换破裂管段，恢复供水。"})
+        b.click("#logout")
+        b.wait("!document.getElementById('login').hidden", what="the login form")
+        b.type("#token", o.office)
+        b.key("Enter", vk=13)
+        b.wait("!document.getElementById('queue').hidden", what="the office's queue")
+        b.eval("document.getElementById('q-state').value = 'REPLIED'; document.getElementById('q-state')"
+               ".dispatchEvent(new Event('change'))")
+        b.wait("!!document.querySelector('#queue-table tr[data-ticket=\"%s\"]')" % ticket, what="the replied ticket")
+        b.eval("document.querySelector('#queue-table tr[data-ticket=\"%s\"]').focus()" % ticket)
+        b.key("Enter", vk=13)
+        b.wait("document.getElementById('d-state') && document.getElementById('d-state').textContent === '已答复'",
+               what="the ticket's page")
+        check("the history lists the reply", "答复" in b.text("#d-history"), True)
+        check("the phone is masked", "139****5678" in b.text("#d-fields") and "13912345678" not in b.text("#d-fields"), True)
+
+        def act(action, fields, state):
+            label = b.text("#d-actions button[data-action='%s']" % action)
+            b.click("#d-actions button[data-action='%s']" % action)
+            b.wait("!document.getElementById('action-form').hidden", what="the %s form" % action)
+            for k, v in fields.items():
+                b.eval("document.getElementById('a-%s').value = %s" % (k, json.dumps(v)))
+            b.key("Enter", vk=13, ctrl=True)
+            b.wait("document.getElementById('alert').textContent.startsWith('%s成功')" % label, what="%s done" % action)
+            check(action, b.text("#d-state"), state)
+
+        check("the office's choices", b.eval("[...document.querySelectorAll('#d-actions button')].map(x => x.dataset.action)"),
+              ["review_accept", "review_reject", "withdraw"])
+        act("review_accept", {}, "待回访")
+        act("callback", {"outcome": "rated", "resolution": "resolved", "satisfaction": "satisfied"}, "待回访")
+        act("close", {}, "已办结")
+        b.click("#d-actions button[data-action='reopen']")
+        b.wait("!document.getElementById('action-form').hidden", what="the reopen form")
+        b.key("Enter", vk=13, ctrl=True)
+        check("a missing reason: asked for", b.wait("document.getElementById('alert').textContent"), "请填写理由")
+        b.key("Escape", code="Escape", vk=27)
+        check("Esc closes the form", b.eval("document.getElementById('action-form').hidden"), True)
+
+        print("# an unmasked read needs a reason")
+        b.type("#d-reveal-reason", "回访核实来电人身份")
+        b.click("#d-reveal-go")
+        b.wait("document.getElementById('d-fields').textContent.includes('13912345678')", what="the unmasked phone")
+        shot("console.png")
+
+        problems = b.problems()
+        check("no script or CSP errors", problems, [])
+    except CdpError as e:
+        print("FAIL %s" % e)
+        try:
+            shot("console-failure.png")
+            print("alert: %r (%s)" % (b.text("#alert"), "shown" if b.visible("#alert") else "hidden"))
+            print("preview: %r" % b.text("#preview"))
+            print("problems: %r" % b.problems())
+            print("fields: %r" % b.eval("[...document.querySelectorAll('input,textarea')].map(e => e.id + '=' + e.value)"))
+        except Exception:
+            pass
+        failed_now = 1
+    else:
+        failed_now = 0
+    finally:
+        b.close()
+    return 1 if failed or failed_now else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
