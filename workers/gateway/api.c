@@ -82,12 +82,26 @@ static void actor_of(gw_req_t *r, Hotline__Actor *a, char id[96])
     a->id = id;
 }
 
+/* Is the Content-Type application/json, in UTF-8 if a charset is named? */
+static bool is_json_type(const char *ct)
+{
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) return false;
+    const char *p = ct + 16;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) return true;
+    if (*p != ';') return false;
+    const char *cs = strcasestr(p, "charset=");
+    if (!cs) return true;
+    cs += 8;
+    if (*cs == '"') cs++;
+    return strncasecmp(cs, "utf-8", 5) == 0 && strchr("\"; \t", cs[5]) != NULL;
+}
+
 /* The body as a JSON object. False: answered. */
 static json_t *body_object(gw_req_t *r)
 {
-    const char *ct = gw_header(r, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        gw_reply_error(r, 415, "unsupported_media_type", "send the body as application/json");
+    if (!is_json_type(gw_header(r, "Content-Type"))) {
+        gw_reply_error(r, 415, "unsupported_media_type", "send the body as application/json (UTF-8)");
         return NULL;
     }
     json_error_t e;

@@ -295,6 +295,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decoding of paths and query values, as libmicrohttpd's own but
+ * for %00: kept as it is, so an encoded NUL cannot cut a path or value
+ * short ("app.js%00.html" is not "app.js"). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int h, l;
+        if (*p == '%' && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0 && (h | l)) {
+            *o++ = (char)(h * 16 + l);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -327,13 +353,14 @@ int gw_http_start(gw_t *gw, char err[HL_ERR_LEN])
     sa.sin_port = htons((uint16_t)port);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     gw->httpd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        flags, (uint16_t)port, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)gw->conf.gw_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)gw->conf.gw_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)gw->conf.gw_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)gw->conf.gw_idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)gw->conf.gw_max_headers, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!gw->httpd) {
         snprintf(err, HL_ERR_LEN, "cannot listen on %s (in use, or not an address of this host)", gw->conf.gw_listen);
         return HL_EIO;
