@@ -3,8 +3,10 @@
 #
 # Installs missing Debian packages (as root), builds, starts a private
 # PostgreSQL and Redis on 127.0.0.1 with their data under var/, applies the
-# migrations and the demo city, starts the router and the deadline watcher,
-# prints what runs where, and stops everything it started on Ctrl-C. Nothing
+# migrations and the demo city, starts the router, the deadline watcher and
+# the HTTP gateway (JSON API, Open311, the agents' console), writes demo
+# tokens to var/demo.env, prints what runs where, and stops everything it
+# started on Ctrl-C. Nothing
 # system-wide is configured. Data in var/ survives restarts; `rm -rf var`
 # starts afresh.
 #
@@ -17,7 +19,7 @@ demo=--demo
 for arg in "$@"; do
     case $arg in
     --no-demo) demo= ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) hl_die "unknown argument $arg (try --help)" ;;
     esac
 done
@@ -46,11 +48,12 @@ pick_port 54320 PG_PORT
 pick_port 63790 REDIS_PORT
 pick_port 7701 INTAKE_PORT
 pick_port 7702 EVENTS_PORT
-printf 'PG_PORT=%s\nREDIS_PORT=%s\nINTAKE_PORT=%s\nEVENTS_PORT=%s\n' \
-    "$PG_PORT" "$REDIS_PORT" "$INTAKE_PORT" "$EVENTS_PORT" >"$VAR/ports"
+pick_port 8080 HTTP_PORT
+printf 'PG_PORT=%s\nREDIS_PORT=%s\nINTAKE_PORT=%s\nEVENTS_PORT=%s\nHTTP_PORT=%s\n' \
+    "$PG_PORT" "$REDIS_PORT" "$INTAKE_PORT" "$EVENTS_PORT" "$HTTP_PORT" >"$VAR/ports"
 
 # Services run in their own sessions, so a Ctrl-C reaches only this script,
-# which stops them in order: the watcher and the router first (the router
+# which stops them in order: the gateway, the watcher and the router first (the router
 # finishes what is in flight), then Redis, then PostgreSQL.
 pids=()
 tailpid=
@@ -79,7 +82,9 @@ hl_say "starting Redis on 127.0.0.1:$REDIS_PORT (data in var/redis)"
 hl_redis_start "$VAR/redis" "$REDIS_PORT"
 
 CONF=$VAR/hotline.conf
-hl_write_conf "$CONF" deploy/hotline.conf.example "classify.model=\"$PWD/deploy/models/hotline.model\""
+URL=http://127.0.0.1:$HTTP_PORT
+hl_write_conf "$CONF" deploy/hotline.conf.example "classify.model=\"$PWD/deploy/models/hotline.model\"" \
+    "gateway.listen=127.0.0.1:$HTTP_PORT" "gateway.public_url=\"$URL\""
 
 hl_say "applying migrations"
 "$BIN/workers/hotline-migrate" --config "$CONF" $demo
@@ -93,17 +98,32 @@ pids+=($!)
 hl_wait_port "$INTAKE_PORT" 10 || hl_die "the router did not start; see var/log/router.log"
 setsid "$BIN/workers/hotline-sla" --config "$CONF" 2>>"$VAR/log/sla.log" &
 pids+=($!)
+setsid "$BIN/workers/hotline-gateway" --config "$CONF" 2>>"$VAR/log/gateway.log" &
+pids+=($!)
+hl_wait_port "$HTTP_PORT" 10 || hl_die "the gateway did not start; see var/log/gateway.log"
+# Demo tokens, one per role and per unit (each run revokes the last ones).
+"$BIN/workers/hotline-token" --config "$CONF" demo --env "$VAR/demo.env" --url "$URL" >/dev/null
 
 cat <<EOF
 
   hotline is running (Ctrl-C stops everything started here)
+
+  agents' console   $URL/console/      (log in with a token from var/demo.env)
+  JSON API          $URL/api/v1/        (Authorization: Bearer <token>)
+  Open311 GeoReport $URL/open311/v2/discovery.json
+  health            $URL/healthz, $URL/readyz
+  demo tokens       $VAR/demo.env       (source it: HOTLINE_URL, HOTLINE_TOKEN_AGENT, ...)
 
   router intake (ZeroMQ ROUTER, Intake/Action envelopes)  tcp://127.0.0.1:$INTAKE_PORT
   router events (ZeroMQ PUB, Event envelopes)             tcp://127.0.0.1:$EVENTS_PORT
   PostgreSQL   psql -h 127.0.0.1 -p $PG_PORT -U hotline hotline
   Redis        redis-cli -p $REDIS_PORT     (unit queues: XRANGE hl:q:<UNIT> - +)
   settings     $CONF
-  logs         var/log/router.log, var/log/sla.log (the deadline watcher)
+  logs         var/log/router.log, var/log/sla.log (the deadline watcher), var/log/gateway.log
+
+  take a call over the API:
+    . $VAR/demo.env; curl -s -H "Authorization: Bearer \$HOTLINE_TOKEN_AGENT" -H 'Content-Type: application/json' \\
+      -d '{"body":"小区路灯坏了一周，晚上很黑"}' \$HOTLINE_URL/api/v1/tickets
 
   send 100 demo requests and check them:
     $BIN/workers/hotline-loadgen --config $CONF -n 100 --verify

@@ -40,7 +40,8 @@ void gw_reply_static(gw_req_t *r, int status, const char *ctype, const void *dat
 
 void gw_reply_json(gw_req_t *r, int status, json_t *body)
 {
-    char *s = json_dumps(body, JSON_COMPACT);
+    /* 10 significant digits: a confidence 0.9773 stays 0.9773, coordinates keep 6 places. */
+    char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(body);
     if (!s) {
         s = strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
