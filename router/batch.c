@@ -102,7 +102,10 @@ static void batch_complete(batch_t *b)
     if (b->nnew && !b->redis_failed) hl__router_delivered(r, b->batch_id);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
-        if (it->is_new) hl__router_publish(r, it);
+        if (it->is_new) {
+            hl__router_publish(r, it);
+            hl__query_remember(r, it->ticket_no, it->created_at, &it->plan, it->in->title, it->in->body);
+        }
         if (it->is_new || it->found)
             hl__router_answer(r, it, HOTLINE__STATUS__STATUS_OK, NULL);
         else

@@ -38,10 +38,16 @@
                        "coalesce((SELECT ticket_no FROM tickets x WHERE x.id = t.parent_id LIMIT 1), ''), " \
                        "coalesce(t.lat::text, ''), coalesce(t.lon::text, ''), "                     \
                        HL_MS("coalesce(t.updated_at, t.created_at)")
+/* The same columns for similar-ticket candidates, without what a preview
+ * does not show (requester, parent) and with the first 400 characters of
+ * the text: one cheap row each. */
+#define SIMILAR_COLS                                                                               \
+    HL_SQL_TICKET_COLS ", t.channel, t.title, left(t.body, 400), '', t.confidence, t.classifier, "  \
+                       "'', '', '', '', '', '', " HL_MS("coalesce(t.updated_at, t.created_at)")
 #define VIEW_EXTRA HL_TICKET_NCOLS
 #define SIMILAR_MAX 5          /* similar tickets in a preview */
 #define SIMILAR_MIN 0.3        /* the least similarity shown */
-#define SIMILAR_CANDIDATES 300 /* open tickets compared, newest first */
+#define SIMILAR_CANDIDATES 100 /* open tickets compared, newest first */
 /* The vault's columns renamed, so the ticket columns stay unambiguous. */
 #define PII_JOIN                                                                                   \
     "LEFT JOIN LATERAL (SELECT name AS p_name, phone AS p_phone, id_number AS p_id FROM pii_vault "  \
@@ -61,6 +67,8 @@ typedef struct {
     hl_plan_t plan;      /* preview: the plan */
     hl_bigrams_t probe;  /* preview: the new text's bigrams */
     double *scores;      /* preview: a similarity per view */
+    hl_bigrams_t *bgs;   /* preview: the bigrams per view (for the cache) */
+    char cache_key[96];  /* preview: the candidate set read, to keep */
     Hotline__QueryResult result;
     Hotline__TicketView **views;
     size_t nviews;
@@ -103,6 +111,8 @@ static void free_query(query_t *q)
     hl_free(q->views);
     hl_free(q->events);
     hl_free(q->scores);
+    for (size_t i = 0; q->bgs && i < q->nviews; i++) hl_bigrams_free(&q->bgs[i]);
+    hl_free(q->bgs);
     hl_bigrams_free(&q->probe);
     hl_envelope_free(&q->env);
     hl_free(q);
@@ -351,7 +361,8 @@ static bool add_view(query_t *q, const PGresult *res, int row)
         hl_free(text);
         q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
         q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &b);
-        hl_bigrams_free(&b);
+        q->bgs = hl_realloc(q->bgs, (q->nviews + 1) * sizeof *q->bgs);
+        q->bgs[q->nviews] = b;
     }
     q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
     q->views[q->nviews++] = v;
@@ -499,10 +510,30 @@ static void list_result(void *arg, int index, const PGresult *res)
     for (int row = 0; row < PQntuples(res); row++) (void)add_view(q, res, row);
 }
 
+/* Keep a preview's candidates for the next previews (simcache.c). */
+static void keep_candidates(query_t *q)
+{
+    hl_simset_t *set = hl__simcache_reset(q->r, q->cache_key, hl_now_ms());
+    (void)set;
+    for (size_t i = 0; i < q->nviews; i++) {
+        const Hotline__TicketView *v = q->views[i];
+        hl_simticket_t t = {.state = v->state, .created_at = v->created_at, .bg = q->bgs[i]};
+        snprintf(t.ticket, sizeof t.ticket, "%s", v->ticket);
+        snprintf(t.unit, sizeof t.unit, "%s", v->unit);
+        t.title = hl_strdup(v->title);
+        memset(&q->bgs[i], 0, sizeof q->bgs[i]);
+        hl__simcache_add(q->r, q->cache_key, &t, false);
+    }
+}
+
 static void list_done(void *arg, int rc, const char *msg)
 {
     query_t *q = arg;
     if (rc) store_failed(q, rc, msg);
+    if (q->preview && q->cache_key[0]) {
+        if (rc) hl__simcache_release(q->r, q->cache_key);
+        else keep_candidates(q);
+    }
     reply(q);
 }
 
@@ -541,6 +572,7 @@ static void submit(query_t *q, hl_pg_req_t *req)
 {
     if (hl_pg_submit(q->r->reader, &req) != 0) {
         hl_pg_req_free(&req);
+        if (q->preview && q->cache_key[0]) hl__simcache_release(q->r, q->cache_key);
         fail_q(q, HL_EAGAIN, "storage unavailable; retry");
         reply(q);
     }
@@ -694,6 +726,45 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
     }
 }
 
+/* The bigrams a candidate is compared by: the title and the first 400
+ * characters of the body (as the candidates' query reads them). */
+static void candidate_bigrams(hl_bigrams_t *b, const char *title, const char *body)
+{
+    size_t tl = strlen(title), bl = 0;
+    for (int n = 0; n < 400 && body[bl]; n++) {
+        size_t step = 1;
+        while ((body[bl + step] & 0xC0) == 0x80) step++;
+        bl += step;
+    }
+    char *text = hl_malloc(tl + bl + 2);
+    memcpy(text, title, tl);
+    text[tl] = ' ';
+    memcpy(text + tl + 1, body, bl);
+    text[tl + 1 + bl] = '\0';
+    hl_bigrams_of(b, text, tl + 1 + bl);
+    hl_free(text);
+}
+
+/* The district of a region code: its first 6 digits. */
+static void cache_key_of(const char *category, const char *region, char key[96])
+{
+    snprintf(key, 96, "%s|%.6s", category, region);
+}
+
+void hl__query_remember(router_t *r, const char *ticket_no, int64_t created_at, const hl_plan_t *p,
+                        const char *title, const char *body)
+{
+    char key[96];
+    cache_key_of(p->category, p->region, key);
+    if (!hl__simcache_get(r, key, hl_now_ms())) return; /* read afresh when asked */
+    hl_simticket_t t = {.state = p->state, .created_at = created_at};
+    snprintf(t.ticket, sizeof t.ticket, "%s", ticket_no);
+    snprintf(t.unit, sizeof t.unit, "%s", p->unit);
+    t.title = hl_strdup(title);
+    candidate_bigrams(&t.bg, title, body);
+    hl__simcache_add(r, key, &t, true);
+}
+
 void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan)
 {
     query_t *q = hl_calloc(1, sizeof *q);
@@ -717,8 +788,11 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
         reply(q); /* the plan alone */
         return;
     }
-    char since[HL_ISO8601_LEN], lim[16], lo[8], hi[8];
+    char since[HL_ISO8601_LEN], until[HL_ISO8601_LEN], lim[16], lo[8], hi[8];
     hl_iso8601(hl_now_ms() - 30LL * 86400000, 0, since);
+    /* Both bounds as values: the planner keeps only the month partitions in
+     * range (an open end costs ~25 ms of planning over 3 years of them). */
+    hl_iso8601(hl_now_ms() + 86400000LL, 0, until);
     snprintf(lim, sizeof lim, "%d", SIMILAR_CANDIDATES);
     /* The same district (the first 6 digits of the region code): a street
      * and its district's tickets are compared; code ranges use the index. */
@@ -728,14 +802,36 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
     while (k > 0 && hi[k - 1] == '9') hi[--k] = '\0';
     if (k > 0) hi[k - 1]++;
     else snprintf(hi, sizeof hi, ":");
-    const char *p[] = {plan->category, lo, since, lim, hi};
+    cache_key_of(plan->category, plan->region, q->cache_key);
+    const hl_simset_t *set = hl__simcache_claim(r, q->cache_key, hl_now_ms());
+    if (set) {
+        for (int i = 0; i < set->n; i++) {
+            const hl_simticket_t *c = &set->t[i];
+            Hotline__TicketView *v = keep_block(q, sizeof *v);
+            hotline__ticket_view__init(v);
+            v->ticket = keep_str(q, c->ticket);
+            v->state = c->state;
+            v->title = keep_str(q, c->title);
+            v->unit = keep_str(q, c->unit);
+            v->created_at = c->created_at;
+            q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
+            q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &c->bg);
+            q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
+            q->views[q->nviews++] = v;
+        }
+        q->cache_key[0] = '\0';
+        reply(q);
+        return;
+    }
+    const char *p[] = {plan->category, lo, since, lim, hi, until};
     hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
     hl_pg_req_query(req,
-                    "SELECT " VIEW_COLS " FROM tickets t " PII_JOIN
+                    "SELECT " SIMILAR_COLS " FROM tickets t "
                     "WHERE t.category = $1 AND t.region >= $2 AND t.region < $5 AND t.created_at >= $3 "
+                    "AND t.created_at < $6 "
                     "AND t.state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', "
                     "'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') "
                     "ORDER BY t.created_at DESC LIMIT $4::int",
-                    5, p);
+                    6, p);
     submit(q, req);
 }

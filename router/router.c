@@ -803,6 +803,7 @@ void hl_router_destroy(hl_router_t **self_p)
     if (r->events) zmq_close(r->events);
     if (r->zctx) zmq_ctx_term(r->zctx);
     hl_map_destroy(&r->inflight);
+    hl__simcache_destroy(r);
     hl_free(r->delivered);
     hl_buf_free(&r->sendbuf);
     hl_free(r);

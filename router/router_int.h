@@ -21,6 +21,7 @@
 #include "hotline/redis.h"
 #include "hotline/refdata.h"
 #include "hotline/router.h"
+#include "hotline/similar.h"
 #include "hotline/store.h"
 
 #define ROUTE_MAX 255 /* bytes of routing frames kept per request */
@@ -32,6 +33,7 @@ typedef struct batch batch_t;
 typedef struct aitem aitem_t;
 typedef struct abatch abatch_t;
 typedef struct hl_router router_t;
+typedef struct hl_simcache hl_simcache_t;
 
 /* Where an answer goes: the ROUTER identity frame(s) and the request id. */
 typedef struct {
@@ -120,6 +122,7 @@ struct hl_router {
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
     int timers[5];
+    hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
 };
 
 /* router.c */
@@ -153,8 +156,44 @@ void hl__action_expire(router_t *r);
 void hl__action_fail_pending(router_t *r, const char *msg);
 void hl__action_redis_watchdog(router_t *r);
 
+/* simcache.c: open tickets for previews, per category and district. */
+#define HL_SIMCACHE_MAX 100        /* tickets per set, newest first */
+#define HL_SIMCACHE_TTL_MS 5000    /* a set is read again after this */
+typedef struct {
+    char ticket[32];
+    int state;
+    char *title;               /* owned */
+    char unit[HL_UNIT_LEN];
+    int64_t created_at;
+    hl_bigrams_t bg;           /* of title and the first 400 characters of the body; owned */
+} hl_simticket_t;
+typedef struct {
+    char key[96];              /* category|district */
+    int64_t fetched_ms;
+    bool refreshing;           /* a read from PostgreSQL is under way */
+    int n;
+    hl_simticket_t t[HL_SIMCACHE_MAX];
+} hl_simset_t;
+/* The set for key if read from PostgreSQL less than the TTL ago, or NULL. */
+const hl_simset_t *hl__simcache_get(router_t *r, const char *key, int64_t now_ms);
+/* The set to use for a preview: fresh, or stale while another preview's
+ * read refreshes it (empty if there was none). NULL: the caller reads it
+ * from PostgreSQL now, then calls hl__simcache_reset (or _release on an
+ * error). */
+const hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_ms);
+void hl__simcache_release(router_t *r, const char *key);
+/* An empty set for key (made if new), read now: fill it with hl__simcache_add. */
+hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms);
+/* Add a ticket (owning its title and bigrams) at the front (a new ticket)
+ * or the back (rows as read); dropped if no set for key exists. */
+void hl__simcache_add(router_t *r, const char *key, const hl_simticket_t *t, bool front);
+void hl__simcache_destroy(router_t *r);
+
 /* query.c */
 void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
+/* A ticket just stored: added to the previews' candidates (simcache.c). */
+void hl__query_remember(router_t *r, const char *ticket_no, int64_t created_at, const hl_plan_t *p,
+                        const char *title, const char *body);
 /* An Intake's dry run: answer with the plan and similar open tickets. */
 void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan);
 

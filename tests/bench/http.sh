@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# tests/bench/http.sh - tickets over HTTP (wrk -> hotline-gateway -> router ->
+# PostgreSQL + Redis) against the raw PostgreSQL limit of tests/bench/e2e.sh.
+#
+# Starts its own durable PostgreSQL (fsync and synchronous_commit on), Redis,
+# router (with the trained model) and gateway in a temporary folder, then in
+# one run:
+#  (a) raw: the rows N intakes make, COPY'd into PostgreSQL alone (pgraw.c);
+#  (b) saturation: wrk POSTs /api/v1/tickets with real citizen messages as
+#      bodies (../shared/data when present), a unique Idempotency-Key each,
+#      for SECONDS over CONNECTIONS connections;
+#  (c) latency at half of (b)'s rate: the same with each connection pausing
+#      an exponentially distributed time between requests.
+# Afterwards it counts the tickets stored against the 201s wrk received.
+# Prints one key=value line per figure. Not a test: nothing is asserted.
+#
+# Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off]
+#   -S: the similar-ticket search done with every POST (gateway.similar)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source deploy/lib.sh
+
+SECS=30
+CONNS=64
+N=200000
+SIMILAR=on
+while getopts "d:c:n:S:" o; do
+    case $o in
+    d) SECS=$OPTARG ;;
+    c) CONNS=$OPTARG ;;
+    n) N=$OPTARG ;;
+    S) SIMILAR=$OPTARG ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
+    esac
+done
+
+hl_install_deps wrk
+hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+B=$PWD/build
+T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
+chmod 755 "$T"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    hl_redis_stop "$T/redis"
+    hl_pg_stop "$T/pg"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+DATA=$PWD/../shared/data/citizen_messages_train.csv
+if [ -r "$DATA" ]; then RAWCSV=(-f "$DATA"); data=real; else RAWCSV=(); data=synthetic; fi
+# One JSON body per line: the real messages, or a few of our own.
+python3 - "$DATA" "$T/bodies.jsonl" <<'PY'
+import csv, json, os, sys
+src, out = sys.argv[1], sys.argv[2]
+rows = []
+if os.path.exists(src):
+    with open(src, newline="", encoding="utf-8") as f:
+        rows = [(r["title"], r["body"]) for r in csv.DictReader(f)]
+else:
+    rows = [("小区路灯不亮", "小区门口的路灯坏了一周，晚上出行很不方便，请尽快维修。"),
+            ("供水管道破裂", "楼下供水管道破裂，大量自来水外流，请派人维修。"),
+            ("噪音扰民", "附近工地夜间施工，噪音很大，影响休息。"),
+            ("公交站台损坏", "12路公交车站台顶棚破损，下雨时无法避雨。")]
+with open(out, "w", encoding="utf-8") as f:
+    for i, (title, body) in enumerate(rows):
+        f.write(json.dumps({"channel": "web", "title": title, "body": body,
+                            "requester": {"name": "市民", "phone": "138%08d" % (i % 100000000)}},
+                           ensure_ascii=False) + "\n")
+PY
+
+echo "machine=$(hostname)"
+echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "cores=$(nproc)"
+echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+echo "kernel=$(uname -r)"
+echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
+echo "libmicrohttpd=$(dpkg-query -W -f='${Version}' libmicrohttpd12 2>/dev/null || echo '?')"
+echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
+echo "data=$data"
+echo "bodies=$(wc -l <"$T/bodies.jsonl")"
+echo "connections=$CONNS"
+echo "seconds=$SECS"
+echo "similar=$SIMILAR"
+
+hl_free_port PG_PORT
+hl_free_port REDIS_PORT
+hl_free_port INTAKE_PORT
+hl_free_port EVENTS_PORT
+hl_free_port HTTP_PORT
+hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
+hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
+CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
+"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
+
+# (a) the raw limit
+"$B/tests/bench/bench_pgraw" -d "$CONNINFO" "${RAWCSV[@]}" -n "$N" -c 2 >"$T/raw.out" 2>"$T/raw.err"
+RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
+echo "raw_pg_rows_per_s=$RAW"
+
+hl_write_conf "$T/hotline.conf" /dev/null log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\"" \
+    "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.max_connections_per_ip=1024 gateway.similar="$SIMILAR"
+"$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
+PIDS+=($!)
+hl_wait_port "$INTAKE_PORT" 10
+"$B/workers/hotline-gateway" --config "$T/hotline.conf" 2>"$T/gateway.log" &
+PIDS=($! "${PIDS[@]}")
+hl_wait_port "$HTTP_PORT" 10
+TOKEN=$("$B/workers/hotline-token" --config "$T/hotline.conf" create --role agent --name bench --rate 1000000)
+sleep 1.5 # the gateway reads new tokens on NOTIFY
+U=http://127.0.0.1:$HTTP_PORT
+stored() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT count(*) FROM tickets"; }
+WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
+    -s "$PWD/tests/bench/http.lua")
+
+# (b) saturation (a short warm-up first)
+HL_RUN=warm timeout 10 "${WRK[@]}" -d 3s "$U" >/dev/null 2>&1 || true
+before=$(stored)
+HL_RUN=sat "${WRK[@]}" "$U" >"$T/sat.out" 2>&1
+sleep 1
+after_sat=$(stored)
+RATE=$(sed -n 's/^rate_per_s=//p' "$T/sat.out")
+echo "http_tickets_per_s=$RATE"
+echo "http_p50_ms_at_saturation=$(sed -n 's/^p50_ms=//p' "$T/sat.out")"
+echo "http_p99_ms_at_saturation=$(sed -n 's/^p99_ms=//p' "$T/sat.out")"
+echo "http_non_201_at_saturation=$(sed -n 's/^non_2xx=//p' "$T/sat.out")"
+echo "http_socket_errors_at_saturation=$(sed -n 's/^socket_errors=//p' "$T/sat.out")"
+awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
+
+# (c) half of (b)'s rate: each connection pauses CONNS/(rate/2) on average.
+DELAY=$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
+HL_RUN=half HL_DELAY_MS=$DELAY "${WRK[@]}" "$U" >"$T/half.out" 2>&1
+sleep 1
+after_half=$(stored)
+echo "half_target_per_s=$(awk -v r="$RATE" 'BEGIN {printf "%d", r / 2}')"
+echo "half_achieved_per_s=$(sed -n 's/^rate_per_s=//p' "$T/half.out")"
+echo "p50_ms_at_half=$(sed -n 's/^p50_ms=//p' "$T/half.out")"
+echo "p99_ms_at_half=$(sed -n 's/^p99_ms=//p' "$T/half.out")"
+echo "max_ms_at_half=$(sed -n 's/^max_ms=//p' "$T/half.out")"
+
+# Every 201 is a stored ticket, and nothing else is.
+ok=$(($(sed -n 's/^requests=//p' "$T/sat.out") - $(sed -n 's/^non_2xx=//p' "$T/sat.out") +
+    $(sed -n 's/^requests=//p' "$T/half.out") - $(sed -n 's/^non_2xx=//p' "$T/half.out")))
+echo "answered_201=$ok"
+echo "stored=$((after_half - before))"
+echo "gateway_errors=$(grep -c ' E \| W ' "$T/gateway.log" || true)"
