@@ -227,6 +227,27 @@ static double coarse(double x)
     return (double)(long long)(x * 100.0 + (x < 0 ? -0.5 : 0.5)) / 100.0;
 }
 
+/* The bigrams of a title and body as previews compare them: a candidate's
+ * body cut at CANDIDATE_CHARS characters (as the candidates' query reads
+ * it), a new text's whole (max_chars 0). */
+#define CANDIDATE_CHARS 400
+static void text_bigrams(hl_bigrams_t *b, const char *title, const char *body, int max_chars)
+{
+    size_t tl = strlen(title), bl = max_chars ? 0 : strlen(body);
+    for (int n = 0; n < max_chars && body[bl]; n++) {
+        size_t step = 1;
+        while ((body[bl + step] & 0xC0) == 0x80) step++;
+        bl += step;
+    }
+    char *text = hl_malloc(tl + bl + 2);
+    memcpy(text, title, tl);
+    text[tl] = ' ';
+    memcpy(text + tl + 1, body, bl);
+    text[tl + 1 + bl] = '\0';
+    hl_bigrams_of(b, text, tl + 1 + bl);
+    hl_free(text);
+}
+
 /* Build a view of one row; returns false if the actor may not see it (a GET
  * then sets the reason in q->rc / q->err). */
 static bool add_view(query_t *q, const PGresult *res, int row)
@@ -352,13 +373,7 @@ static bool add_view(query_t *q, const PGresult *res, int row)
     if (q->preview) {
         /* Similarity of the candidate to the new text. */
         hl_bigrams_t b = {0};
-        size_t tl = strlen(title), bl = strlen(body);
-        char *text = hl_malloc(tl + bl + 2);
-        memcpy(text, title, tl);
-        text[tl] = ' ';
-        memcpy(text + tl + 1, body, bl + 1);
-        hl_bigrams_of(&b, text, tl + 1 + bl);
-        hl_free(text);
+        text_bigrams(&b, title, body, CANDIDATE_CHARS);
         q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
         q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &b);
         q->bgs = hl_realloc(q->bgs, (q->nviews + 1) * sizeof *q->bgs);
@@ -726,25 +741,6 @@ void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp)
     }
 }
 
-/* The bigrams a candidate is compared by: the title and the first 400
- * characters of the body (as the candidates' query reads them). */
-static void candidate_bigrams(hl_bigrams_t *b, const char *title, const char *body)
-{
-    size_t tl = strlen(title), bl = 0;
-    for (int n = 0; n < 400 && body[bl]; n++) {
-        size_t step = 1;
-        while ((body[bl + step] & 0xC0) == 0x80) step++;
-        bl += step;
-    }
-    char *text = hl_malloc(tl + bl + 2);
-    memcpy(text, title, tl);
-    text[tl] = ' ';
-    memcpy(text + tl + 1, body, bl);
-    text[tl + 1 + bl] = '\0';
-    hl_bigrams_of(b, text, tl + 1 + bl);
-    hl_free(text);
-}
-
 /* The district of a region code: its first 6 digits. */
 static void cache_key_of(const char *category, const char *region, char key[96])
 {
@@ -761,7 +757,7 @@ void hl__query_remember(router_t *r, const char *ticket_no, int64_t created_at, 
     snprintf(t.ticket, sizeof t.ticket, "%s", ticket_no);
     snprintf(t.unit, sizeof t.unit, "%s", p->unit);
     t.title = hl_strdup(title);
-    candidate_bigrams(&t.bg, title, body);
+    text_bigrams(&t.bg, title, body, CANDIDATE_CHARS);
     hl__simcache_add(r, key, &t, true);
 }
 
@@ -777,13 +773,7 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
     q->role = HL_ROLE_AGENT;
     q->actor_unit = "";
     const Hotline__Intake *in = q->env->intake;
-    size_t tl = strlen(in->title), bl = strlen(in->body);
-    char *text = hl_malloc(tl + bl + 2);
-    memcpy(text, in->title, tl);
-    text[tl] = ' ';
-    memcpy(text + tl + 1, in->body, bl + 1);
-    hl_bigrams_of(&q->probe, text, tl + 1 + bl);
-    hl_free(text);
+    text_bigrams(&q->probe, in->title, in->body, 0);
     if (!*plan->category || !hl_pg_up(r->reader)) {
         reply(q); /* the plan alone */
         return;

@@ -129,6 +129,9 @@ void gw_add_header(gw_req_t *r, const char *name, const char *value);
 const char *gw_arg(gw_req_t *r, const char *name);          /* query string argument or NULL */
 const char *gw_header(gw_req_t *r, const char *name);       /* request header or NULL */
 
+/* The value of a hex digit, or -1 (percent-decoding). */
+int gw_hexval(char c);
+
 /* Stage an envelope for the router (up to GW_MAX_CALLS), then gw_wait. */
 void gw_call(gw_req_t *r, Hotline__Envelope *env);
 /* Wait for every staged call's answer, then finish(r) runs (in an HTTP

@@ -296,7 +296,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int hexval(char c)
+int gw_hexval(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
@@ -311,7 +311,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     char *o = s;
     for (const char *p = s; *p; p++) {
         int h, l;
-        if (*p == '%' && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0 && (h | l)) {
+        if (*p == '%' && (h = gw_hexval(p[1])) >= 0 && (l = gw_hexval(p[2])) >= 0 && (h | l)) {
             *o++ = (char)(h * 16 + l);
             p += 2;
         } else {

@@ -345,11 +345,6 @@ typedef struct {
     int n;
 } form_t;
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Decode in place; false on a broken escape. */
 static bool urldecode(char *s)
 {
@@ -358,7 +353,7 @@ static bool urldecode(char *s)
         if (*s == '+') {
             *o++ = ' ';
         } else if (*s == '%') {
-            int h = hexval(s[1]), l = h >= 0 ? hexval(s[2]) : -1;
+            int h = gw_hexval(s[1]), l = h >= 0 ? gw_hexval(s[2]) : -1;
             if (h < 0 || l < 0) return false;
             *o++ = (char)(h * 16 + l);
             s += 2;
