@@ -99,7 +99,7 @@ static const hl_conf_key_t keys[] = {
     {"gateway", "public_url", HL_CONF_STR, F(gw_public_url), "", 0, 0, NULL,
      "the gateway's URL as clients see it (Open311 discovery); empty = http://<listen>"},
     {"gateway", "threads", HL_CONF_INT, F(gw_threads), "2", 1, 64, NULL,
-     "threads parsing and answering HTTP requests"},
+     "event-loop threads serving HTTP (each with its own connection to the router)"},
     {"gateway", "max_connections", HL_CONF_INT, F(gw_max_connections), "1024", 1, 1000000, NULL,
      "open connections at most"},
     {"gateway", "max_connections_per_ip", HL_CONF_INT, F(gw_max_connections_per_ip), "256", 0, 1000000, NULL,
@@ -121,7 +121,7 @@ static const hl_conf_key_t keys[] = {
     {"gateway", "console_dir", HL_CONF_STR, F(gw_console_dir), "", 0, 0, NULL,
      "the agents' console files; empty = the ones built in at build time"},
     {"gateway", "similar", HL_CONF_ENUM, F(gw_similar), "on", 0, 0, "on|off",
-     "answer a new ticket with similar open tickets (a second query per ticket)"},
+     "answer a new ticket with similar open tickets (duplicates to merge)"},
 
     {"deadlines", "utc_offset_min", HL_CONF_INT, F(utc_offset_min), "480", -720, 840, NULL,
      "local time zone offset in minutes (China Standard Time: 480)"},

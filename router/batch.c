@@ -104,7 +104,7 @@ static void batch_complete(batch_t *b)
         item_t *it = b->items[i];
         if (it->is_new) {
             hl__router_publish(r, it);
-            hl__query_remember(r, it->ticket_no, it->created_at, &it->plan, it->in->title, it->in->body);
+            hl__query_remember(r, it);
         }
         if (it->is_new || it->found)
             hl__router_answer(r, it, HOTLINE__STATUS__STATUS_OK, NULL);

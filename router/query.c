@@ -45,7 +45,6 @@
     HL_SQL_TICKET_COLS ", t.channel, t.title, left(t.body, 400), '', t.confidence, t.classifier, "  \
                        "'', '', '', '', '', '', " HL_MS("coalesce(t.updated_at, t.created_at)")
 #define VIEW_EXTRA HL_TICKET_NCOLS
-#define SIMILAR_MAX 5          /* similar tickets in a preview */
 #define SIMILAR_MIN 0.3        /* the least similarity shown */
 #define SIMILAR_CANDIDATES 100 /* open tickets compared, newest first */
 /* The vault's columns renamed, so the ticket columns stay unambiguous. */
@@ -64,11 +63,13 @@ typedef struct {
     bool public_;        /* published data only */
     bool progress;       /* a requester's progress query */
     bool preview;        /* an Intake's dry run */
+    bool warm;           /* no answer: only the candidates read (for waiting intakes) */
     hl_plan_t plan;      /* preview: the plan */
-    hl_bigrams_t probe;  /* preview: the new text's bigrams */
+    hl_simsig_t probe;   /* preview: the new text's signature */
     double *scores;      /* preview: a similarity per view */
-    hl_bigrams_t *bgs;   /* preview: the bigrams per view (for the cache) */
+    hl_simsig_t *sigs;   /* preview: the signature per view (for the cache) */
     char cache_key[96];  /* preview: the candidate set read, to keep */
+    int64_t claimed_ms;  /* preview: when that read was claimed */
     Hotline__QueryResult result;
     Hotline__TicketView **views;
     size_t nviews;
@@ -111,9 +112,7 @@ static void free_query(query_t *q)
     hl_free(q->views);
     hl_free(q->events);
     hl_free(q->scores);
-    for (size_t i = 0; q->bgs && i < q->nviews; i++) hl_bigrams_free(&q->bgs[i]);
-    hl_free(q->bgs);
-    hl_bigrams_free(&q->probe);
+    hl_free(q->sigs);
     hl_envelope_free(&q->env);
     hl_free(q);
 }
@@ -151,9 +150,9 @@ static void reply_preview(query_t *q)
     ack.urgency = p->urgency;
     ack.type = p->type;
     /* The best first (a selection sort over at most SIMILAR_CANDIDATES). */
-    Hotline__TicketView *best[SIMILAR_MAX];
+    Hotline__TicketView *best[HL_SIMILAR_MAX];
     size_t nbest = 0;
-    for (size_t k = 0; k < SIMILAR_MAX; k++) {
+    for (size_t k = 0; k < HL_SIMILAR_MAX; k++) {
         size_t top = q->nviews;
         for (size_t i = 0; i < q->nviews; i++)
             if (q->views[i] && q->scores[i] >= SIMILAR_MIN && (top == q->nviews || q->scores[i] > q->scores[top]))
@@ -177,6 +176,10 @@ static void reply_preview(query_t *q)
 static void reply(query_t *q)
 {
     router_t *r = q->r;
+    if (q->warm) {
+        free_query(q);
+        return;
+    }
     if (q->preview) {
         reply_preview(q);
         return;
@@ -227,11 +230,11 @@ static double coarse(double x)
     return (double)(long long)(x * 100.0 + (x < 0 ? -0.5 : 0.5)) / 100.0;
 }
 
-/* The bigrams of a title and body as previews compare them: a candidate's
- * body cut at CANDIDATE_CHARS characters (as the candidates' query reads
- * it), a new text's whole (max_chars 0). */
+/* The signature of a title and body as they are compared: the body cut at
+ * CANDIDATE_CHARS characters (as the candidates' query reads it), on both
+ * sides (max_chars 0: whole). */
 #define CANDIDATE_CHARS 400
-static void text_bigrams(hl_bigrams_t *b, const char *title, const char *body, int max_chars)
+static void text_sig(hl_simsig_t *sig, const char *title, const char *body, int max_chars)
 {
     size_t tl = strlen(title), bl = max_chars ? 0 : strlen(body);
     for (int n = 0; n < max_chars && body[bl]; n++) {
@@ -244,7 +247,7 @@ static void text_bigrams(hl_bigrams_t *b, const char *title, const char *body, i
     text[tl] = ' ';
     memcpy(text + tl + 1, body, bl);
     text[tl + 1 + bl] = '\0';
-    hl_bigrams_of(b, text, tl + 1 + bl);
+    hl_simsig_of(sig, text, tl + 1 + bl);
     hl_free(text);
 }
 
@@ -372,12 +375,10 @@ static bool add_view(query_t *q, const PGresult *res, int row)
     if (!q->public_) v->requester = rq;
     if (q->preview) {
         /* Similarity of the candidate to the new text. */
-        hl_bigrams_t b = {0};
-        text_bigrams(&b, title, body, CANDIDATE_CHARS);
+        q->sigs = hl_realloc(q->sigs, (q->nviews + 1) * sizeof *q->sigs);
+        text_sig(&q->sigs[q->nviews], title, body, CANDIDATE_CHARS);
         q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
-        q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &b);
-        q->bgs = hl_realloc(q->bgs, (q->nviews + 1) * sizeof *q->bgs);
-        q->bgs[q->nviews] = b;
+        q->scores[q->nviews] = hl_simsig_dice(&q->probe, &q->sigs[q->nviews]);
     }
     q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
     q->views[q->nviews++] = v;
@@ -525,30 +526,90 @@ static void list_result(void *arg, int index, const PGresult *res)
     for (int row = 0; row < PQntuples(res); row++) (void)add_view(q, res, row);
 }
 
-/* Keep a preview's candidates for the next previews (simcache.c). */
-static void keep_candidates(query_t *q)
+/* The HL_SIMILAR_MAX most similar tickets of a set (at least SIMILAR_MIN, no
+ * ticket twice), best first. Returns how many. */
+static int top_similar(const hl_simset_t *s, const hl_simsig_t *probe, int best[HL_SIMILAR_MAX],
+                       double score[HL_SIMILAR_MAX])
 {
-    hl_simset_t *set = hl__simcache_reset(q->r, q->cache_key, hl_now_ms());
-    (void)set;
-    for (size_t i = 0; i < q->nviews; i++) {
-        const Hotline__TicketView *v = q->views[i];
-        hl_simticket_t t = {.state = v->state, .created_at = v->created_at, .bg = q->bgs[i]};
-        snprintf(t.ticket, sizeof t.ticket, "%s", v->ticket);
-        snprintf(t.unit, sizeof t.unit, "%s", v->unit);
-        t.title = hl_strdup(v->title);
-        memset(&q->bgs[i], 0, sizeof q->bgs[i]);
-        hl__simcache_add(q->r, q->cache_key, &t, false);
+    int n = 0;
+    for (int i = 0; i < s->n; i++) {
+        double d = hl_simsig_dice(probe, &s->t[i].sig);
+        if (d < SIMILAR_MIN || (n == HL_SIMILAR_MAX && d <= score[n - 1])) continue;
+        bool dup = false;
+        for (int k = 0; k < n && !dup; k++) dup = strcmp(s->t[best[k]].ticket, s->t[i].ticket) == 0;
+        if (dup) continue;
+        int at = n < HL_SIMILAR_MAX ? n++ : n - 1;
+        while (at > 0 && score[at - 1] < d) {
+            best[at] = best[at - 1];
+            score[at] = score[at - 1];
+            at--;
+        }
+        best[at] = i;
+        score[at] = d;
     }
+    return n;
+}
+
+/* An intake's similar tickets from a set. */
+static const hl_simsig_t *item_sig(item_t *it);
+
+static void similar_of(item_t *it, const hl_simset_t *s)
+{
+    int best[HL_SIMILAR_MAX];
+    double score[HL_SIMILAR_MAX];
+    int n = top_similar(s, item_sig(it), best, score);
+    if (!n) return;
+    it->sim = hl_calloc((size_t)n, sizeof *it->sim);
+    for (int k = 0; k < n; k++) {
+        const hl_simticket_t *c = &s->t[best[k]];
+        hl_simhit_t *h = &it->sim[k];
+        snprintf(h->ticket, sizeof h->ticket, "%s", c->ticket);
+        snprintf(h->unit, sizeof h->unit, "%s", c->unit);
+        h->state = c->state;
+        h->title = hl_strdup(c->title);
+        h->created_at = c->created_at;
+        h->score = (float)score[k];
+    }
+    it->nsim = n;
+}
+
+/* A read of a set's candidates ended: keep them (or not), and let the
+ * intakes waiting for them go on. */
+static void refreshed(query_t *q, bool ok)
+{
+    router_t *r = q->r;
+    if (!q->cache_key[0]) return;
+    if (ok) {
+        hl__simcache_reset(r, q->cache_key, hl_now_ms(), q->claimed_ms - 1000);
+        for (size_t i = 0; i < q->nviews; i++) {
+            const Hotline__TicketView *v = q->views[i];
+            hl_simticket_t t = {.state = v->state, .created_at = v->created_at, .sig = q->sigs[i]};
+            snprintf(t.ticket, sizeof t.ticket, "%s", v->ticket);
+            snprintf(t.unit, sizeof t.unit, "%s", v->unit);
+            t.title = hl_strdup(v->title);
+            hl__simcache_add(r, q->cache_key, &t, false);
+        }
+    } else {
+        hl__simcache_release(r, q->cache_key);
+    }
+    hl_simset_t *s = hl__simcache_find(r, q->cache_key);
+    item_t *it = s ? s->waiting : NULL;
+    if (s) s->waiting = NULL;
+    while (it) {
+        item_t *next = it->next;
+        it->next = NULL;
+        if (ok) similar_of(it, s);
+        hl__router_push_pending(r, it, false);
+        it = next;
+    }
+    q->cache_key[0] = '\0';
 }
 
 static void list_done(void *arg, int rc, const char *msg)
 {
     query_t *q = arg;
     if (rc) store_failed(q, rc, msg);
-    if (q->preview && q->cache_key[0]) {
-        if (rc) hl__simcache_release(q->r, q->cache_key);
-        else keep_candidates(q);
-    }
+    if (q->preview) refreshed(q, rc == 0);
     reply(q);
 }
 
@@ -587,7 +648,7 @@ static void submit(query_t *q, hl_pg_req_t *req)
 {
     if (hl_pg_submit(q->r->reader, &req) != 0) {
         hl_pg_req_free(&req);
-        if (q->preview && q->cache_key[0]) hl__simcache_release(q->r, q->cache_key);
+        if (q->preview) refreshed(q, false);
         fail_q(q, HL_EAGAIN, "storage unavailable; retry");
         reply(q);
     }
@@ -747,42 +808,40 @@ static void cache_key_of(const char *category, const char *region, char key[96])
     snprintf(key, 96, "%s|%.6s", category, region);
 }
 
-void hl__query_remember(router_t *r, const char *ticket_no, int64_t created_at, const hl_plan_t *p,
-                        const char *title, const char *body)
+/* The signature of an intake's text, made once. */
+static const hl_simsig_t *item_sig(item_t *it)
 {
+    if (!it->sig) {
+        it->sig = hl_malloc(sizeof *it->sig);
+        text_sig(it->sig, it->in->title, it->in->body, CANDIDATE_CHARS);
+    }
+    return it->sig;
+}
+
+void hl__query_remember(router_t *r, item_t *it)
+{
+    const hl_plan_t *p = &it->plan;
     char key[96];
     cache_key_of(p->category, p->region, key);
-    if (!hl__simcache_get(r, key, hl_now_ms())) return; /* read afresh when asked */
-    hl_simticket_t t = {.state = p->state, .created_at = created_at};
-    snprintf(t.ticket, sizeof t.ticket, "%s", ticket_no);
+    hl_simset_t *s = hl__simcache_find(r, key);
+    if (!s || (!s->fetched_ms && !s->refreshing)) return; /* read afresh when asked */
+    hl_simticket_t t = {.state = p->state, .created_at = it->created_at, .sig = *item_sig(it)};
+    snprintf(t.ticket, sizeof t.ticket, "%s", it->ticket_no);
     snprintf(t.unit, sizeof t.unit, "%s", p->unit);
-    t.title = hl_strdup(title);
-    text_bigrams(&t.bg, title, body, CANDIDATE_CHARS);
+    t.title = hl_strdup(it->in->title);
     hl__simcache_add(r, key, &t, true);
 }
 
-void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan)
+/* Read the open tickets of the plan's category and district into the
+ * cache (q->cache_key, claimed); q answers when they are in. */
+static void read_candidates(query_t *q, const hl_plan_t *plan)
 {
-    query_t *q = hl_calloc(1, sizeof *q);
-    q->r = r;
-    q->to = *to;
-    q->env = *envp;
-    *envp = NULL;
-    q->preview = true;
-    q->plan = *plan;
-    q->role = HL_ROLE_AGENT;
-    q->actor_unit = "";
-    const Hotline__Intake *in = q->env->intake;
-    text_bigrams(&q->probe, in->title, in->body, 0);
-    if (!*plan->category || !hl_pg_up(r->reader)) {
-        reply(q); /* the plan alone */
-        return;
-    }
     char since[HL_ISO8601_LEN], until[HL_ISO8601_LEN], lim[16], lo[8], hi[8];
-    hl_iso8601(hl_now_ms() - 30LL * 86400000, 0, since);
+    q->claimed_ms = hl_now_ms();
+    hl_iso8601(q->claimed_ms - 30LL * 86400000, 0, since);
     /* Both bounds as values: the planner keeps only the month partitions in
      * range (an open end costs ~25 ms of planning over 3 years of them). */
-    hl_iso8601(hl_now_ms() + 86400000LL, 0, until);
+    hl_iso8601(q->claimed_ms + 86400000LL, 0, until);
     snprintf(lim, sizeof lim, "%d", SIMILAR_CANDIDATES);
     /* The same district (the first 6 digits of the region code): a street
      * and its district's tickets are compared; code ranges use the index. */
@@ -792,27 +851,6 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
     while (k > 0 && hi[k - 1] == '9') hi[--k] = '\0';
     if (k > 0) hi[k - 1]++;
     else snprintf(hi, sizeof hi, ":");
-    cache_key_of(plan->category, plan->region, q->cache_key);
-    const hl_simset_t *set = hl__simcache_claim(r, q->cache_key, hl_now_ms());
-    if (set) {
-        for (int i = 0; i < set->n; i++) {
-            const hl_simticket_t *c = &set->t[i];
-            Hotline__TicketView *v = keep_block(q, sizeof *v);
-            hotline__ticket_view__init(v);
-            v->ticket = keep_str(q, c->ticket);
-            v->state = c->state;
-            v->title = keep_str(q, c->title);
-            v->unit = keep_str(q, c->unit);
-            v->created_at = c->created_at;
-            q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
-            q->scores[q->nviews] = hl_bigrams_dice(&q->probe, &c->bg);
-            q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
-            q->views[q->nviews++] = v;
-        }
-        q->cache_key[0] = '\0';
-        reply(q);
-        return;
-    }
     const char *p[] = {plan->category, lo, since, lim, hi, until};
     hl_pg_req_t *req = hl_pg_req_new(list_result, list_done, q);
     hl_pg_req_query(req,
@@ -824,4 +862,93 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
                     "ORDER BY t.created_at DESC LIMIT $4::int",
                     6, p);
     submit(q, req);
+}
+
+static query_t *new_preview(router_t *r, const hl_plan_t *plan)
+{
+    query_t *q = hl_calloc(1, sizeof *q);
+    q->r = r;
+    q->preview = true;
+    q->plan = *plan;
+    q->role = HL_ROLE_AGENT;
+    q->actor_unit = "";
+    cache_key_of(plan->category, plan->region, q->cache_key);
+    return q;
+}
+
+void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan)
+{
+    query_t *q = new_preview(r, plan);
+    q->to = *to;
+    q->env = *envp;
+    *envp = NULL;
+    const Hotline__Intake *in = q->env->intake;
+    text_sig(&q->probe, in->title, in->body, CANDIDATE_CHARS);
+    if (!*plan->category || !hl_pg_up(r->reader)) {
+        q->cache_key[0] = '\0';
+        reply(q); /* the plan alone */
+        return;
+    }
+    const hl_simset_t *set = hl__simcache_claim(r, q->cache_key, hl_now_ms());
+    q->cache_key[0] = '\0';
+    if (!set) {
+        cache_key_of(plan->category, plan->region, q->cache_key); /* claimed: ours to read */
+        read_candidates(q, plan);
+        return;
+    }
+    int best[HL_SIMILAR_MAX];
+    double score[HL_SIMILAR_MAX];
+    int n = top_similar(set, &q->probe, best, score);
+    for (int k = 0; k < n; k++) {
+        const hl_simticket_t *c = &set->t[best[k]];
+        Hotline__TicketView *v = keep_block(q, sizeof *v);
+        hotline__ticket_view__init(v);
+        v->ticket = keep_str(q, c->ticket);
+        v->state = c->state;
+        v->title = keep_str(q, c->title);
+        v->unit = keep_str(q, c->unit);
+        v->created_at = c->created_at;
+        q->scores = hl_realloc(q->scores, (q->nviews + 1) * sizeof(double));
+        q->scores[q->nviews] = score[k];
+        q->views = hl_realloc(q->views, (q->nviews + 1) * sizeof *q->views);
+        q->views[q->nviews++] = v;
+    }
+    reply(q);
+}
+
+bool hl__query_similar(router_t *r, item_t *it)
+{
+    const hl_plan_t *plan = &it->plan;
+    if (!*plan->category || !hl_pg_up(r->reader)) return false;
+    char key[96];
+    cache_key_of(plan->category, plan->region, key);
+    int64_t now = hl_now_ms();
+    hl_simset_t *s = hl__simcache_find(r, key);
+    if (s && s->fetched_ms && now - s->fetched_ms < HL_SIMCACHE_STALE_MS) {
+        similar_of(it, s);
+        if (now - s->fetched_ms >= HL_SIMCACHE_TTL_MS && hl__simcache_claim(r, key, now) == NULL) {
+            query_t *q = new_preview(r, plan);
+            q->warm = true;
+            read_candidates(q, plan); /* for the next ones */
+        }
+        return false;
+    }
+    /* None (or too old): this intake waits for the read. */
+    s = hl__simcache_claim(r, key, now);
+    if (!s) {
+        query_t *q = new_preview(r, plan);
+        q->warm = true;
+        s = hl__simcache_find(r, key);
+        it->next = s->waiting;
+        s->waiting = it;
+        read_candidates(q, plan);
+        return true;
+    }
+    if (s->refreshing) {
+        it->next = s->waiting;
+        s->waiting = it;
+        return true;
+    }
+    similar_of(it, s); /* fresh after all */
+    return false;
 }

@@ -86,6 +86,9 @@ static void free_item(item_t *it)
         hl_free(f);
         f = next;
     }
+    for (int i = 0; i < it->nsim; i++) hl_free(it->sim[i].title);
+    hl_free(it->sim);
+    hl_free(it->sig);
     hl_envelope_free(&it->env);
     hl_free(it);
 }
@@ -101,6 +104,19 @@ void hl__router_answer(router_t *r, item_t *it, Hotline__Status st, const char *
         Hotline__Deadlines dl = HOTLINE__DEADLINES__INIT;
         char *assisting[HL_MAX_ASSISTING];
         fill_ack(it, &ack, &dl, assisting);
+        Hotline__TicketView views[HL_SIMILAR_MAX], *similar[HL_SIMILAR_MAX];
+        for (int i = 0; i < it->nsim && i < HL_SIMILAR_MAX; i++) {
+            const hl_simhit_t *h = &it->sim[i];
+            hotline__ticket_view__init(&views[i]);
+            views[i].ticket = (char *)h->ticket;
+            views[i].state = h->state;
+            views[i].title = h->title;
+            views[i].unit = (char *)h->unit;
+            views[i].created_at = h->created_at;
+            views[i].similarity = h->score;
+            similar[ack.n_similar++] = &views[i];
+        }
+        ack.similar = similar;
         ack.replayed = !it->is_new;
         (void)hl__router_send(r, &it->to, &ack);
         ack.replayed = true;
@@ -544,6 +560,7 @@ static void handle_intake(router_t *r, const reply_to_t *to, hl_envelope_t **env
     if (it->plan.deadlines.estimated)
         hl_warn("deadline of intake %s counts days of a year without calendar data", key);
     hl_map_put(r->inflight, key, strlen(key), it);
+    if (in->similar && hl__query_similar(r, it)) return; /* pushed once the candidates are read */
     hl__router_push_pending(r, it, false);
 }
 

@@ -29,6 +29,15 @@
 #define MAX_WRITERS 64
 
 typedef struct item item_t;
+/* A similar open ticket found for an intake. */
+typedef struct {
+    char ticket[32];
+    int state;
+    char *title;             /* owned */
+    char unit[HL_UNIT_LEN];
+    int64_t created_at;
+    float score;
+} hl_simhit_t;
 typedef struct batch batch_t;
 typedef struct aitem aitem_t;
 typedef struct abatch abatch_t;
@@ -60,6 +69,9 @@ struct item {
     bool is_new;             /* this batch stores it (its key was new) */
     bool found;              /* a replay whose original ticket was read back */
     const char *event;       /* for the queue entry: "intake", or the action */
+    hl_simsig_t *sig;        /* its text's signature, once made (owned) */
+    hl_simhit_t *sim;        /* similar open tickets (it->in->similar), best first */
+    int nsim;
 };
 
 /* One action from arrival to answer. */
@@ -156,46 +168,57 @@ void hl__action_expire(router_t *r);
 void hl__action_fail_pending(router_t *r, const char *msg);
 void hl__action_redis_watchdog(router_t *r);
 
-/* simcache.c: open tickets for previews, per category and district. */
+/* simcache.c: open tickets for previews and intakes, per category and district. */
 #define HL_SIMCACHE_MAX 100        /* tickets per set, newest first */
 #define HL_SIMCACHE_TTL_MS 5000    /* a set is read again after this */
+#define HL_SIMCACHE_STALE_MS 60000 /* an intake uses a set this old (and has it read again) */
+#define HL_SIMILAR_MAX 5           /* similar tickets in an answer */
 typedef struct {
     char ticket[32];
     int state;
     char *title;               /* owned */
     char unit[HL_UNIT_LEN];
     int64_t created_at;
-    hl_bigrams_t bg;           /* of title and the first 400 characters of the body; owned */
+    hl_simsig_t sig;           /* of title and the first 400 characters of the body */
 } hl_simticket_t;
 typedef struct {
     char key[96];              /* category|district */
-    int64_t fetched_ms;
+    int64_t fetched_ms;        /* 0: never read */
     bool refreshing;           /* a read from PostgreSQL is under way */
+    item_t *waiting;           /* intakes waiting for that read (linked by next) */
     int n;
     hl_simticket_t t[HL_SIMCACHE_MAX];
 } hl_simset_t;
-/* The set for key if read from PostgreSQL less than the TTL ago, or NULL. */
-const hl_simset_t *hl__simcache_get(router_t *r, const char *key, int64_t now_ms);
+/* The set for key, or NULL. */
+hl_simset_t *hl__simcache_find(router_t *r, const char *key);
 /* The set to use for a preview: fresh, or stale while another preview's
  * read refreshes it (empty if there was none). NULL: the caller reads it
  * from PostgreSQL now, then calls hl__simcache_reset (or _release on an
  * error). */
-const hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_ms);
+hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_ms);
 void hl__simcache_release(router_t *r, const char *key);
-/* An empty set for key (made if new), read now: fill it with hl__simcache_add. */
-hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms);
-/* Add a ticket (owning its title and bigrams) at the front (a new ticket)
- * or the back (rows as read); dropped if no set for key exists. */
+/* The set for key (made if new), read now: emptied but for the tickets
+ * remembered since keep_since_ms (they may be newer than the read); fill it
+ * with hl__simcache_add. */
+hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms, int64_t keep_since_ms);
+/* Add a ticket (owning its title) at the front (a new ticket) or the back
+ * (rows as read; skipped if already there); dropped if no set for key
+ * exists. */
 void hl__simcache_add(router_t *r, const char *key, const hl_simticket_t *t, bool front);
+/* Frees every set; intakes still waiting are answered TRY_LATER. */
 void hl__simcache_destroy(router_t *r);
 
 /* query.c */
 void hl__query_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
-/* A ticket just stored: added to the previews' candidates (simcache.c). */
-void hl__query_remember(router_t *r, const char *ticket_no, int64_t created_at, const hl_plan_t *p,
-                        const char *title, const char *body);
+/* A ticket just stored: added to the candidates (simcache.c). */
+void hl__query_remember(router_t *r, item_t *it);
 /* An Intake's dry run: answer with the plan and similar open tickets. */
 void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, const hl_plan_t *plan);
+/* An Intake that asks for similar open tickets (it->in->similar): found in
+ * the cached candidates, into it->sim. Returns true when the candidates must
+ * be read first: the item is then parked and pushed to pending once they
+ * are (with or without them). */
+bool hl__query_similar(router_t *r, item_t *it);
 
 /* outbox.c */
 void hl__outbox_tick(router_t *r);         /* sweep old rows, delete delivered ones */

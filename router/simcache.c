@@ -1,12 +1,14 @@
-/* simcache.c - the open tickets a preview compares a new text with.
+/* simcache.c - the open tickets a new text is compared with.
  *
  * Per category and district, the newest open tickets (at most
- * HL_SIMCACHE_MAX) with their bigram sets, as last read from PostgreSQL; a
- * set is used for HL_SIMCACHE_TTL_MS after that read, and the tickets this
- * router stores meanwhile are added at the front. So a busy intake makes one
- * candidate query per category and district every few seconds instead of one
- * per ticket; a ticket closed meanwhile may still be shown as similar until
- * the set is read again. Single-threaded, like the router.
+ * HL_SIMCACHE_MAX) with their signatures, as last read from PostgreSQL; a
+ * preview uses a set for HL_SIMCACHE_TTL_MS after that read, an intake for
+ * HL_SIMCACHE_STALE_MS (and has it read again after the TTL), and the
+ * tickets this router stores meanwhile are added at the front. So a busy
+ * intake makes one candidate query per category and district every few
+ * seconds instead of one per ticket; a ticket closed meanwhile may still be
+ * shown as similar until the set is read again. Single-threaded, like the
+ * router.
  */
 #include <string.h>
 
@@ -19,16 +21,14 @@ struct hl_simcache {
     size_t n, cap;
 };
 
-static void clear_set(hl_simset_t *s)
+/* Frees the tickets from index `from` on. */
+static void clear_from(hl_simset_t *s, int from)
 {
-    for (int i = 0; i < s->n; i++) {
-        hl_free(s->t[i].title);
-        hl_bigrams_free(&s->t[i].bg);
-    }
-    s->n = 0;
+    for (int i = from; i < s->n; i++) hl_free(s->t[i].title);
+    s->n = from < s->n ? from : s->n;
 }
 
-static hl_simset_t *find(router_t *r, const char *key)
+hl_simset_t *hl__simcache_find(router_t *r, const char *key)
 {
     if (!r->simcache) return NULL;
     for (size_t i = 0; i < r->simcache->n; i++)
@@ -38,7 +38,7 @@ static hl_simset_t *find(router_t *r, const char *key)
 
 static hl_simset_t *make(router_t *r, const char *key)
 {
-    hl_simset_t *s = find(r, key);
+    hl_simset_t *s = hl__simcache_find(r, key);
     if (!s) {
         if (!r->simcache) r->simcache = hl_calloc(1, sizeof *r->simcache);
         hl_simcache_t *c = r->simcache;
@@ -52,13 +52,7 @@ static hl_simset_t *make(router_t *r, const char *key)
     return s;
 }
 
-const hl_simset_t *hl__simcache_get(router_t *r, const char *key, int64_t now_ms)
-{
-    hl_simset_t *s = find(r, key);
-    return s && now_ms - s->fetched_ms < HL_SIMCACHE_TTL_MS ? s : NULL;
-}
-
-const hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_ms)
+hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_ms)
 {
     hl_simset_t *s = make(r, key);
     if (now_ms - s->fetched_ms < HL_SIMCACHE_TTL_MS || s->refreshing) return s;
@@ -68,14 +62,16 @@ const hl_simset_t *hl__simcache_claim(router_t *r, const char *key, int64_t now_
 
 void hl__simcache_release(router_t *r, const char *key)
 {
-    hl_simset_t *s = find(r, key);
+    hl_simset_t *s = hl__simcache_find(r, key);
     if (s) s->refreshing = false;
 }
 
-hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms)
+hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms, int64_t keep_since_ms)
 {
     hl_simset_t *s = make(r, key);
-    clear_set(s);
+    int keep = 0;
+    while (keep < s->n && s->t[keep].created_at >= keep_since_ms) keep++;
+    clear_from(s, keep);
     s->fetched_ms = now_ms;
     s->refreshing = false;
     return s;
@@ -83,26 +79,27 @@ hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms)
 
 void hl__simcache_add(router_t *r, const char *key, const hl_simticket_t *t, bool front)
 {
-    hl_simset_t *s = find(r, key);
+    hl_simset_t *s = hl__simcache_find(r, key);
     if (!s) {
-        hl_bigrams_t bg = t->bg;
-        hl_bigrams_free(&bg);
+        hl_free(t->title);
         return;
     }
-    if (front) {
-        if (s->n == HL_SIMCACHE_MAX) {
-            hl_free(s->t[s->n - 1].title);
-            hl_bigrams_free(&s->t[s->n - 1].bg);
-            s->n--;
+    if (!front) {
+        for (int i = 0; i < s->n; i++) {
+            if (strcmp(s->t[i].ticket, t->ticket) == 0) {
+                hl_free(t->title);
+                return;
+            }
         }
+    }
+    if (front) {
+        if (s->n == HL_SIMCACHE_MAX) clear_from(s, s->n - 1);
         memmove(&s->t[1], &s->t[0], (size_t)s->n * sizeof s->t[0]);
         s->t[0] = *t;
     } else if (s->n < HL_SIMCACHE_MAX) {
         s->t[s->n] = *t;
     } else {
         hl_free(t->title);
-        hl_bigrams_t bg = t->bg;
-        hl_bigrams_free(&bg);
         return;
     }
     s->n++;
@@ -113,8 +110,15 @@ void hl__simcache_destroy(router_t *r)
     hl_simcache_t *c = r->simcache;
     if (!c) return;
     for (size_t i = 0; i < c->n; i++) {
-        clear_set(c->sets[i]);
-        hl_free(c->sets[i]);
+        hl_simset_t *s = c->sets[i];
+        while (s->waiting) {
+            item_t *it = s->waiting;
+            s->waiting = it->next;
+            it->next = NULL;
+            hl__router_answer(r, it, HOTLINE__STATUS__STATUS_TRY_LATER, "router is shutting down; retry");
+        }
+        clear_from(s, 0);
+        hl_free(s);
     }
     hl_free(c->sets);
     hl_free(c);

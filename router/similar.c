@@ -1,18 +1,13 @@
-/* similar.c - character-bigram Dice similarity. */
-#include <stdlib.h>
+/* similar.c - character-bigram Dice similarity, estimated from signatures. */
+#include <math.h>
+#include <pthread.h>
 #include <string.h>
 
-#include "hotline/alloc.h"
 #include "hotline/similar.h"
 #include "hotline/utf8.h"
 
 #define MAX_CPS 4096
-
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
+#define WORDS (HL_SIMSIG_BITS / 64)
 
 /* Characters that carry no meaning for similarity. */
 static int skip(uint32_t c)
@@ -22,9 +17,39 @@ static int skip(uint32_t c)
            c == 0x2014 || c == 0x2026 || c == 0x201C || c == 0x201D || c == 0x2018 || c == 0x2019;
 }
 
-void hl_bigrams_of(hl_bigrams_t *b, const char *text, size_t len)
+/* Linear counting: the distinct items that set `bits` of the map, from a
+ * table made once. */
+static double table[HL_SIMSIG_BITS + 1];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void make_table(void)
 {
-    b->n = 0;
+    for (unsigned b = 0; b <= HL_SIMSIG_BITS; b++)
+        table[b] = -(double)HL_SIMSIG_BITS * log1p(-(double)(b < HL_SIMSIG_BITS ? b : b - 1) / HL_SIMSIG_BITS);
+}
+
+static double estimate(unsigned bits)
+{
+    return table[bits];
+}
+
+/* Built once per CPU kind: the POPCNT instruction where the CPU has it. */
+__attribute__((target_clones("popcnt", "default"))) static unsigned count_bits(const uint64_t *a,
+                                                                             const uint64_t *b)
+{
+    unsigned n = 0;
+    if (b) {
+        for (int i = 0; i < WORDS; i++) n += (unsigned)__builtin_popcountll(a[i] | b[i]);
+    } else {
+        for (int i = 0; i < WORDS; i++) n += (unsigned)__builtin_popcountll(a[i]);
+    }
+    return n;
+}
+
+void hl_simsig_of(hl_simsig_t *s, const char *text, size_t len)
+{
+    pthread_once(&table_once, make_table);
+    memset(s, 0, sizeof *s);
     uint32_t prev = 0;
     size_t cps = 0, i = 0;
     while (i < len && cps < MAX_CPS) {
@@ -33,35 +58,21 @@ void hl_bigrams_of(hl_bigrams_t *b, const char *text, size_t len)
         if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
         cps++;
         if (prev) {
-            if (b->n == b->cap) {
-                b->cap = b->cap ? b->cap * 2 : 256;
-                b->grams = hl_realloc(b->grams, b->cap * sizeof(uint64_t));
-            }
-            b->grams[b->n++] = (uint64_t)prev << 32 | c;
+            uint64_t h = ((uint64_t)prev << 32 | c) * 0x9E3779B97F4A7C15ULL;
+            unsigned bit = (unsigned)(h >> (64 - 12)); /* 12 bits: 4,096 */
+            s->w[bit / 64] |= 1ULL << (bit % 64);
         }
         prev = c;
     }
-    if (b->n > 1) qsort(b->grams, b->n, sizeof(uint64_t), cmp_u64);
-    size_t u = 0;
-    for (size_t j = 0; j < b->n; j++)
-        if (u == 0 || b->grams[j] != b->grams[u - 1]) b->grams[u++] = b->grams[j];
-    b->n = u;
+    s->card = estimate(count_bits(s->w, NULL));
 }
 
-void hl_bigrams_free(hl_bigrams_t *b)
+double hl_simsig_dice(const hl_simsig_t *a, const hl_simsig_t *b)
 {
-    hl_free(b->grams);
-    memset(b, 0, sizeof *b);
-}
-
-double hl_bigrams_dice(const hl_bigrams_t *a, const hl_bigrams_t *b)
-{
-    if (a->n == 0 || b->n == 0) return 0;
-    size_t i = 0, j = 0, common = 0;
-    while (i < a->n && j < b->n) {
-        if (a->grams[i] == b->grams[j]) common++, i++, j++;
-        else if (a->grams[i] < b->grams[j]) i++;
-        else j++;
-    }
-    return 2.0 * (double)common / (double)(a->n + b->n);
+    double sum = (double)a->card + (double)b->card;
+    if (a->card == 0 || b->card == 0) return 0;
+    double both = sum - estimate(count_bits(a->w, b->w));
+    if (both <= 0) return 0;
+    double d = 2.0 * both / sum;
+    return d > 1 ? 1 : d;
 }

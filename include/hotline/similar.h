@@ -6,6 +6,13 @@
  * with no pair of characters in common. Chinese needs no segmenter for this;
  * two requests about the same broken street lamp share most bigrams. Texts
  * are cut at 4,096 code points.
+ *
+ * A text is kept as a signature: its bigrams hashed into a 4,096-bit map.
+ * The sizes of two sets and of their union are estimated from the bits set
+ * (linear counting), so a comparison is 64 AND/OR and popcounts, ~50 ns,
+ * instead of a merge of two sorted lists. For texts of up to ~1,000 bigrams
+ * the estimate is within a few hundredths of the exact coefficient; the
+ * same set scores exactly 1, sets with no bit in common exactly 0.
  */
 #ifndef HOTLINE_SIMILAR_H
 #define HOTLINE_SIMILAR_H
@@ -13,15 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A text's bigram set, sorted, for comparing it with many others. */
-typedef struct {
-    uint64_t *grams;
-    size_t n, cap;
-} hl_bigrams_t;
+#define HL_SIMSIG_BITS 4096
 
-void hl_bigrams_of(hl_bigrams_t *b, const char *text, size_t len);
-void hl_bigrams_free(hl_bigrams_t *b);
-/* Dice coefficient of two sets, 0-1. */
-double hl_bigrams_dice(const hl_bigrams_t *a, const hl_bigrams_t *b);
+typedef struct {
+    uint64_t w[HL_SIMSIG_BITS / 64];
+    double card;             /* the estimated number of distinct bigrams */
+} hl_simsig_t;
+
+/* The signature of len bytes of text (invalid UTF-8 is skipped). */
+void hl_simsig_of(hl_simsig_t *s, const char *text, size_t len);
+/* Estimated Dice coefficient of two texts, 0-1. */
+double hl_simsig_dice(const hl_simsig_t *a, const hl_simsig_t *b);
 
 #endif

@@ -4,7 +4,11 @@
 -- connection waits an exponentially distributed time of that mean between
 -- requests (an open-loop-like pace well below saturation).
 
-local bodies = {}
+-- Each request is built once per body in init() as the text before and
+-- after its key, so request() only joins three strings: the load generator
+-- shares the machine with what it measures and should cost little.
+
+local heads, tails = {}, {}
 local n, i, seq = 0, 0, 0
 local run = os.getenv("HL_RUN") or "bench"
 local token = os.getenv("HL_TOKEN")
@@ -17,9 +21,12 @@ function setup(thread)
 end
 
 function init(args)
+  local host = wrk.host .. ":" .. wrk.port
   for line in io.lines(os.getenv("HL_BODIES")) do
     n = n + 1
-    bodies[n] = line
+    heads[n] = "POST /api/v1/tickets HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer " .. token ..
+               "\r\nContent-Type: application/json\r\nContent-Length: " .. #line .. "\r\nIdempotency-Key: "
+    tails[n] = "\r\n\r\n" .. line
   end
   math.randomseed(tid * 7919 + os.time())  -- tid: set by setup()
   i = math.random(n)
@@ -28,12 +35,7 @@ end
 function request()
   i = i % n + 1
   seq = seq + 1
-  local hdr = {
-    ["Authorization"] = "Bearer " .. token,
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = string.format("%s-%d-%d", run, tid, seq),
-  }
-  return wrk.format("POST", "/api/v1/tickets", hdr, bodies[i])
+  return heads[i] .. run .. "-" .. tid .. "-" .. seq .. tails[i]
 end
 
 function delay()

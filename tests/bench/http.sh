@@ -11,17 +11,25 @@
 #      for SECONDS over CONNECTIONS connections;
 #  (c) latency at half of (b)'s rate: the same with each connection pausing
 #      an exponentially distributed time between requests.
-# Afterwards it counts the tickets stored against the 201s wrk received.
+# Afterwards it counts the tickets stored against the 201s wrk received
+# (stored may exceed them by up to CONNECTIONS per phase: the requests in
+# flight when wrk stops are stored, but wrk does not count their answers).
+# CONNECTIONS defaults to 256: a city's gateway has many clients at once,
+# and 64 leave the pipeline waiting on commits (CPU idle) rather than full.
 # Prints one key=value line per figure. Not a test: nothing is asserted.
+#
+# It also prints the CPU each process (wrk too) used per ticket during (b)
+# and the machine's idle share, to show where the time goes.
 #
 # Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off]
 #   -S: the similar-ticket search done with every POST (gateway.similar)
+#   (defaults: -d 30 -c 256 -n 200000 -S on)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
 
 SECS=30
-CONNS=64
+CONNS=256
 N=200000
 SIMILAR=on
 while getopts "d:c:n:S:" o; do
@@ -30,7 +38,7 @@ while getopts "d:c:n:S:" o; do
     c) CONNS=$OPTARG ;;
     n) N=$OPTARG ;;
     S) SIMILAR=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,26p' "$0"; exit 2 ;;
     esac
 done
 
@@ -41,7 +49,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
 chmod 755 "$T"
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; }; done
     hl_redis_stop "$T/redis"
     hl_pg_stop "$T/pg"
     rm -rf "$T"
@@ -102,22 +110,40 @@ echo "raw_pg_rows_per_s=$RAW"
 hl_write_conf "$T/hotline.conf" /dev/null log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\"" \
     "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.max_connections_per_ip=1024 gateway.similar="$SIMILAR"
 "$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
+ROUTER_PID=$!
 PIDS+=($!)
 hl_wait_port "$INTAKE_PORT" 10
 "$B/workers/hotline-gateway" --config "$T/hotline.conf" 2>"$T/gateway.log" &
+GW_PID=$!
 PIDS=($! "${PIDS[@]}")
 hl_wait_port "$HTTP_PORT" 10
 TOKEN=$("$B/workers/hotline-token" --config "$T/hotline.conf" create --role agent --name bench --rate 1000000)
 sleep 1.5 # the gateway reads new tokens on NOTIFY
 U=http://127.0.0.1:$HTTP_PORT
+# CPU ticks of a process and its children (PostgreSQL's backends).
+ticks() {
+    local sum=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$sum"
+}
+cpu_snapshot() {
+    echo "gateway=$(ticks "$GW_PID") router=$(ticks "$ROUTER_PID") postgres=$(ticks "$(head -1 "$T/pg/data/postmaster.pid")")" \
+        "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
+        "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat)"
+}
 stored() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT count(*) FROM tickets"; }
 WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
     -s "$PWD/tests/bench/http.lua")
 
 # (b) saturation (a short warm-up first)
 HL_RUN=warm timeout 10 "${WRK[@]}" -d 3s "$U" >/dev/null 2>&1 || true
+sleep 1 # the warm-up's last answers
 before=$(stored)
-HL_RUN=sat "${WRK[@]}" "$U" >"$T/sat.out" 2>&1
+cpu0=$(cpu_snapshot)
+HL_RUN=sat /usr/bin/time -f "%U %S" -o "$T/wrk.time" "${WRK[@]}" "$U" >"$T/sat.out" 2>&1
+cpu1=$(cpu_snapshot)
 sleep 1
 after_sat=$(stored)
 RATE=$(sed -n 's/^rate_per_s=//p' "$T/sat.out")
@@ -127,6 +153,15 @@ echo "http_p99_ms_at_saturation=$(sed -n 's/^p99_ms=//p' "$T/sat.out")"
 echo "http_non_201_at_saturation=$(sed -n 's/^non_2xx=//p' "$T/sat.out")"
 echo "http_socket_errors_at_saturation=$(sed -n 's/^socket_errors=//p' "$T/sat.out")"
 awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
+# CPU per ticket (microseconds) of each process during (b), from clock ticks.
+awk -v a="$cpu0" -v b="$cpu1" -v w="$(cat "$T/wrk.time")" -v n="$((after_sat - before))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i in x) { split(x[i], kv, "="); split(y[i], kv2, "="); d[kv[1]] = kv2[2] - kv[2] }
+    for (k in d) if (k != "idle" && k != "machine") printf "cpu_us_per_ticket_%s=%.0f\n", k, d[k] / hz * 1e6 / n
+    printf "cpu_us_per_ticket_all=%.0f\n", d["machine"] / hz * 1e6 / n
+    split(w, t, " "); printf "cpu_us_per_ticket_wrk=%.0f\n", (t[1] + t[2]) * 1e6 / n
+    printf "machine_idle_share=%.2f\n", d["idle"] / (d["idle"] + d["machine"])
+}' | sort
 
 # (c) half of (b)'s rate: each connection pauses CONNS/(rate/2) on average.
 DELAY=$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')

@@ -175,6 +175,16 @@ req GET "/api/v1/tickets/$T3" "$U3TOK"
 check "a unit sees no requester and no number in the text" "$(js 'd["requester"]["name"] + d["requester"]["phone"]')/$(grep -c 13912345678 "$T/r.body")" "/0"
 req GET "/api/v1/tickets/$T3?reveal=x" "$U3TOK"; check "nor by asking" "$ST" 403
 
+echo "# duplicates right after a router restart: the intake waits for its district's candidates"
+hl_test_router_stop
+hl_test_router_start
+sleep 1.5
+post_json /api/v1/tickets "$AGENT" "$TICKET" -H 'Idempotency-Key: call-after-restart'
+check "created" "$ST" 201
+check "open duplicates found, read from PostgreSQL" \
+    "$(js 'any(x["title"] == "楼道灯坏了" and x["state"] not in ("CLOSED", "ARCHIVED") for x in d["duplicates"])')" True
+check "not itself" "$(js 'd["ticket"] in [x["ticket"] for x in d["duplicates"]]')" False
+
 echo "# the gateway's log holds nothing personal (checked at exit)"
 gw_stop
 check "stopped cleanly" "$(grep -c 'I stopped' "$T/gateway.log")" 1

@@ -33,11 +33,14 @@ gw_run() {
     hl_die "gateway not ready"
 }
 
+# Stops the gateway and checks that it exited cleanly (status 0).
 gw_stop() {
     [ -n "$GW_PID" ] || return 0
+    local rc=0
     kill -TERM "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || rc=$?
     GW_PID=
+    check "the gateway stops cleanly on SIGTERM" "$rc" 0
 }
 
 gw_token() { "$TOKEN" --config "$T/hotline.conf" create --role "$@"; }

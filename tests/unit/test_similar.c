@@ -6,18 +6,69 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "hotline/similar.h"
 
 static double sim(const char *a, const char *b)
 {
-    hl_bigrams_t x = {0}, y = {0};
-    hl_bigrams_of(&x, a, strlen(a));
-    hl_bigrams_of(&y, b, strlen(b));
-    double d = hl_bigrams_dice(&x, &y);
-    hl_bigrams_free(&x);
-    hl_bigrams_free(&y);
-    return d;
+    hl_simsig_t x, y;
+    hl_simsig_of(&x, a, strlen(a));
+    hl_simsig_of(&y, b, strlen(b));
+    return hl_simsig_dice(&x, &y);
+}
+
+/* The exact coefficient, for reference: texts of code points 0x4E00 + k
+ * (no character skipped), bigram sets compared by brute force. */
+static size_t bigrams(const unsigned *cp, size_t n, uint64_t *out)
+{
+    size_t m = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t g = (uint64_t)cp[i - 1] << 32 | cp[i];
+        size_t j = 0;
+        while (j < m && out[j] != g) j++;
+        if (j == m) out[m++] = g;
+    }
+    return m;
+}
+
+static size_t utf8_of(const unsigned *cp, size_t n, char *out)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[len++] = (char)(0xE0 | cp[i] >> 12);
+        out[len++] = (char)(0x80 | (cp[i] >> 6 & 0x3F));
+        out[len++] = (char)(0x80 | (cp[i] & 0x3F));
+    }
+    return len;
+}
+
+static void test_estimate(void **state)
+{
+    (void)state;
+    static unsigned a[1200], b[1200];
+    static uint64_t ga[1200], gb[1200];
+    static char ta[4000], tb[4000];
+    srand(7);
+    double worst = 0;
+    for (int round = 0; round < 60; round++) {
+        /* b shares a share of a's text and has text of its own. */
+        size_t n = 20 + (size_t)(rand() % 1000), keep = (size_t)(rand() % (int)n);
+        for (size_t i = 0; i < n; i++) a[i] = 0x4E00 + (unsigned)(rand() % 3000);
+        for (size_t i = 0; i < n; i++) b[i] = i < keep ? a[i] : 0x4E00 + (unsigned)(rand() % 3000);
+        size_t na = bigrams(a, n, ga), nb = bigrams(b, n, gb), common = 0;
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++) common += ga[i] == gb[j];
+        double exact = 2.0 * (double)common / (double)(na + nb);
+        hl_simsig_t x, y;
+        hl_simsig_of(&x, ta, utf8_of(a, n, ta));
+        hl_simsig_of(&y, tb, utf8_of(b, n, tb));
+        double est = hl_simsig_dice(&x, &y), err = est > exact ? est - exact : exact - est;
+        if (err > worst) worst = err;
+    }
+    printf("# worst estimate error over 60 pairs of 20-1,000 characters: %.4f\n", worst);
+    assert_true(worst < 0.04);
 }
 
 static void test_dice(void **state)
@@ -40,6 +91,6 @@ static void test_dice(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_dice)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_dice), cmocka_unit_test(test_estimate)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -457,8 +457,7 @@ static void finish_create(gw_req_t *r)
     json_object_set_new(o, "urgency", json_string(hl_urgency_name(ack->urgency)));
     json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
     json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
-    const Hotline__Ack *sim = r->ans[1] && !r->timed_out[1] ? r->ans[1]->ack : NULL;
-    json_object_set_new(o, "duplicates", similar_json(r, sim, ack->ticket));
+    json_object_set_new(o, "duplicates", similar_json(r, ack, ack->ticket));
     json_t *kb = json_array();
     for (size_t i = 0; i < ack->n_kb; i++)
         json_array_append_new(kb, json_pack("{s:I, s:i, s:s, s:f}", "id", (json_int_t)ack->kb[i]->id, "version",
@@ -513,13 +512,8 @@ static void create(gw_req_t *r, bool preview)
     }
     if (!idempotency_key(r, 't')) return;
     in.idempotency_key = r->key;
+    in.similar = strcmp(r->gw->conf.gw_similar, "on") == 0; /* the duplicates, in the same answer */
     gw_call(r, &env);
-    if (strcmp(r->gw->conf.gw_similar, "on") == 0) {
-        /* The similar open tickets, asked at the same time. */
-        in.idempotency_key = "";
-        in.dry_run = true;
-        gw_call(r, &env);
-    }
     gw_wait(r, finish_create);
 }
 

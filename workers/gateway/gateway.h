@@ -1,12 +1,11 @@
 /* gateway.h - hotline-gateway's parts (private to workers/gateway/).
  *
- * Threads: libmicrohttpd's (gateway.threads of them) parse requests, check
- * tokens and limits, and answer; one bus thread owns the ZeroMQ DEALER to
- * the router and the PostgreSQL connection (tokens and reference names,
- * reloaded on NOTIFY). A request that needs the router is suspended: its
- * envelopes are staged on the request, handed to the bus thread once the
- * connection is suspended, and the bus thread resumes the connection when
- * every answer is in (or the wait timed out). Nothing personal is logged.
+ * Threads: gateway.threads event loops, each an HTTP daemon on the one
+ * listening socket plus its own ZeroMQ DEALER to the router; a request that
+ * needs the router is suspended, its envelopes sent, and the connection
+ * resumed by the same thread when every answer is in (or the wait timed
+ * out). One more thread owns the PostgreSQL connection for tokens and
+ * reference names (reloaded on NOTIFY). Nothing personal is logged.
  */
 #ifndef HOTLINE_GATEWAY_H
 #define HOTLINE_GATEWAY_H
@@ -23,11 +22,13 @@
 #include "hotline/envelope.h"
 #include "hotline/err.h"
 #include "hotline/lifecycle.h"
+#include "hotline/map.h"
 #include "hotline/log.h"
 #include "hotline/ticket.h"
 
 #define GW_ROLE_OPEN311 64 /* an Open311 api key: POST requests only */
 #define GW_MAX_CALLS 2     /* envelopes one HTTP request may wait for */
+#define GW_HEALTHY_FOR_MS 5000 /* ready while the router answered health this recently */
 
 /* ------------------------------------------------------------ tokens */
 
@@ -45,7 +46,7 @@ typedef struct gw_auth gw_auth_t;
 gw_auth_t *gw_auth_new(void);
 void gw_auth_destroy(gw_auth_t **self_p);
 /* Read the valid tokens from PostgreSQL (replacing the ones held). Returns
- * 0 or HL_EIO with err filled. Called by the bus thread. */
+ * 0 or HL_EIO with err filled. Called by the PostgreSQL thread. */
 HL_MUSTCHECK int gw_auth_load(gw_auth_t *a, PGconn *pg, char err[HL_ERR_LEN]);
 size_t gw_auth_count(gw_auth_t *a);
 /* The token of a bearer string; false if unknown, revoked or expired. */
@@ -81,11 +82,13 @@ const char *gw_refs_region_name(const gw_refs_t *r, const char *code);   /* "" i
 /* ------------------------------------------------------------ requests */
 
 typedef struct gw gw_t;
+typedef struct gw_loop gw_loop_t;
 typedef struct gw_req gw_req_t;
 typedef void (*gw_finish_fn)(gw_req_t *r);
 
 struct gw_req {
     gw_t *gw;
+    gw_loop_t *loop;          /* the event loop serving its connection */
     struct MHD_Connection *conn;
     char method[8];
     char *url;
@@ -103,7 +106,7 @@ struct gw_req {
     hl_buf_t staged[GW_MAX_CALLS];
     uint64_t rids[GW_MAX_CALLS];
     int nstaged;
-    int outstanding;          /* answers still awaited (bus thread) */
+    int outstanding;          /* answers still awaited */
     hl_envelope_t *ans[GW_MAX_CALLS];
     bool timed_out[GW_MAX_CALLS];
     gw_finish_fn finish;
@@ -135,7 +138,7 @@ int gw_hexval(char c);
 /* Stage an envelope for the router (up to GW_MAX_CALLS), then gw_wait. */
 void gw_call(gw_req_t *r, Hotline__Envelope *env);
 /* Wait for every staged call's answer, then finish(r) runs (in an HTTP
- * thread) with r->ans[] (NULL and r->timed_out[i] when none came). */
+ * loop) with r->ans[] (NULL and r->timed_out[i] when none came). */
 void gw_wait(gw_req_t *r, gw_finish_fn finish);
 
 /* An Ack's status as HTTP, with a JSON error body written unless OK. Returns
@@ -143,35 +146,56 @@ void gw_wait(gw_req_t *r, gw_finish_fn finish);
 bool gw_ack_ok(gw_req_t *r, const Hotline__Ack *ack, bool timed_out);
 int gw_http_status(Hotline__Status st);
 
-/* ------------------------------------------------------------ the bus */
+/* ------------------------------------------------------------ event loops */
 
-typedef struct gw_bus gw_bus_t;
+/* Start a loop thread serving connections accepted on listen_fd (shared by
+ * every loop; not owned). NULL with err filled when it cannot. */
+gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN]);
+/* Stop accepting connections (the ones open are served on). */
+void gw_loop_quiesce(gw_loop_t *l);
+/* Calls sent to the router and not answered yet (any thread). */
+size_t gw_loop_inflight(gw_loop_t *l);
+/* Answer what waits with "no answer", stop the thread and the daemon. */
+void gw_loop_stop(gw_loop_t **self_p);
+/* In the loop's thread: send a suspended request's staged calls. */
+void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
+gw_t *gw_loop_gateway(gw_loop_t *l);
 
-gw_bus_t *gw_bus_start(gw_t *gw, char err[HL_ERR_LEN]);
-/* Stop the thread: what waits is answered "no answer"; later submissions
- * are too. The object stays until gw_bus_stop. */
-void gw_bus_halt(gw_bus_t *b);
-void gw_bus_stop(gw_bus_t **self_p);
-/* Hand a suspended request's staged calls to the bus thread. */
-void gw_bus_submit(gw_bus_t *b, gw_req_t *r);
-/* The router answered a health query lately, and tokens are loaded. */
-bool gw_bus_ready(gw_bus_t *b);
-size_t gw_bus_inflight(gw_bus_t *b);
+/* The HTTP daemon of a loop: libmicrohttpd without threads of its own, on
+ * listen_fd; NULL with err filled. */
+struct MHD_Daemon *gw_http_daemon(gw_loop_t *l, int listen_fd, char err[HL_ERR_LEN]);
+/* The listening socket of gateway.listen; -1 with err filled. */
+int gw_http_listen(const gw_t *gw, char err[HL_ERR_LEN]);
+
+/* ------------------------------------------------------------ PostgreSQL */
+
+typedef struct gw_pgwatch gw_pgwatch_t;
+
+gw_pgwatch_t *gw_pgwatch_start(gw_t *gw, char err[HL_ERR_LEN]);
+void gw_pgwatch_stop(gw_pgwatch_t **self_p);
 
 /* ------------------------------------------------------------ the gateway */
 
 struct gw {
     hl_conf_t conf;
-    struct MHD_Daemon *httpd;
-    gw_bus_t *bus;
+    int listen_fd;
+    void *zctx;
+    gw_loop_t **loops;
+    int nloops;
+    gw_pgwatch_t *pgwatch;
     gw_auth_t *auth;
+    pthread_mutex_t conn_lock;
+    hl_map_t *conns;          /* client address -> open connections (as a uintptr_t) */
+    size_t nconns;
     pthread_mutex_t refs_lock;
-    gw_refs_t *refs;          /* the current names (swapped by the bus thread) */
+    gw_refs_t *refs;          /* the current names (swapped by the PostgreSQL thread) */
     /* static files of the console */
     struct gw_file *files;
     size_t nfiles;
     char base_url[128];
     volatile int stopping;
+    int tokens_loaded;        /* atomic */
+    int64_t health_ok_ms;     /* the router's last good health answer (atomic) */
     uint64_t rid_seq;         /* request ids on the bus (atomic) */
     /* figures */
     uint64_t requests, errors;
@@ -181,8 +205,8 @@ gw_refs_t *gw_refs_hold(gw_t *gw);
 void gw_refs_release(gw_t *gw, gw_refs_t *r);
 void gw_refs_swap(gw_t *gw, gw_refs_t *fresh);
 
-int gw_http_start(gw_t *gw, char err[HL_ERR_LEN]);
-void gw_http_stop(gw_t *gw);
+/* Tokens are loaded and the router answered a health query lately. */
+bool gw_ready(gw_t *gw);
 
 /* Routes. */
 void gw_api(gw_req_t *r, const char *path);      /* path after /api/v1 */

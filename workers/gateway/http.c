@@ -1,5 +1,6 @@
 /* http.c - libmicrohttpd glue: a request's life, answers, limits, routing. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -7,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/map.h"
 
 #include "gateway.h"
 
@@ -174,7 +177,7 @@ static void route(gw_req_t *r)
     } else if (strcmp(u, "/healthz") == 0) {
         gw_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
     } else if (strcmp(u, "/readyz") == 0) {
-        bool ready = gw_bus_ready(r->gw->bus) && !r->gw->stopping;
+        bool ready = gw_ready(r->gw) && !r->gw->stopping;
         gw_reply_json(r, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                       json_pack("{s:s}", "status", ready ? "ready" : "not ready"));
     } else if (strcmp(u, "/") == 0) {
@@ -196,27 +199,26 @@ static enum MHD_Result queue(gw_req_t *r)
     return ret;
 }
 
+static void sa_ip(const struct sockaddr *sa, char *out, size_t n);
+
 static void client_ip(struct MHD_Connection *c, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, n, "?");
-    if (!ci || !ci->client_addr) return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
+    if (!ci || !ci->client_addr) snprintf(out, n, "?");
+    else sa_ip(ci->client_addr, out, n);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     (void)version;
-    gw_t *gw = cls;
+    gw_loop_t *loop = cls;
+    gw_t *gw = gw_loop_gateway(loop);
     gw_req_t *r = *con_cls;
     if (!r) {
         r = hl_calloc(1, sizeof *r);
         r->gw = gw;
+        r->loop = loop;
         r->conn = conn;
         r->started_us = hl_mono_us();
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -257,10 +259,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     route(r);
     if (r->finish && r->nstaged && !r->resp) {
-        /* Suspended first, then handed over: the bus thread may resume at once. */
+        /* Suspended first, then sent: a call refused at once resumes it. */
         MHD_suspend_connection(conn);
         r->suspended = true;
-        gw_bus_submit(gw->bus, r);
+        gw_loop_submit(loop, r);
         return MHD_YES;
     }
     r->finish = NULL;
@@ -271,7 +273,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)conn;
-    gw_t *gw = cls;
+    gw_t *gw = gw_loop_gateway(cls);
     gw_req_t *r = *con_cls;
     if (!r) return;
     int64_t us = hl_mono_us() - r->started_us;
@@ -332,7 +334,64 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     hl_log_write(HL_LOG_INFO, "http: %s", msg);
 }
 
-int gw_http_start(gw_t *gw, char err[HL_ERR_LEN])
+/* ------------------------------------------------------------ connection limits
+ *
+ * Counted for the gateway as a whole (the loops accept from one socket, in
+ * any share): checked when a connection is accepted, counted when it
+ * starts, uncounted when it closes. Between the check and the count another
+ * loop may accept one more: the limits may be passed by a loop or two. */
+
+static void sa_ip(const struct sockaddr *sa, char *out, size_t n)
+{
+    snprintf(out, n, "?");
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    gw_t *gw = gw_loop_gateway(cls);
+    char ip[64];
+    sa_ip(addr, ip, sizeof ip);
+    pthread_mutex_lock(&gw->conn_lock);
+    uintptr_t mine = (uintptr_t)hl_map_get(gw->conns, ip, strlen(ip));
+    bool ok = gw->nconns < (size_t)gw->conf.gw_max_connections &&
+              (gw->conf.gw_max_connections_per_ip == 0 || mine < (uintptr_t)gw->conf.gw_max_connections_per_ip);
+    pthread_mutex_unlock(&gw->conn_lock);
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    gw_t *gw = gw_loop_gateway(cls);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        char ip[64];
+        client_ip(conn, ip, sizeof ip);
+        pthread_mutex_lock(&gw->conn_lock);
+        uintptr_t mine = (uintptr_t)hl_map_get(gw->conns, ip, strlen(ip));
+        hl_map_put(gw->conns, ip, strlen(ip), (void *)(mine + 1));
+        gw->nconns++;
+        pthread_mutex_unlock(&gw->conn_lock);
+        *socket_context = hl_strdup(ip);
+        return;
+    }
+    char *ip = *socket_context;
+    if (!ip) return;
+    pthread_mutex_lock(&gw->conn_lock);
+    uintptr_t mine = (uintptr_t)hl_map_get(gw->conns, ip, strlen(ip));
+    if (mine > 1) hl_map_put(gw->conns, ip, strlen(ip), (void *)(mine - 1));
+    else hl_map_del(gw->conns, ip, strlen(ip));
+    gw->nconns--;
+    pthread_mutex_unlock(&gw->conn_lock);
+    hl_free(ip);
+    *socket_context = NULL;
+}
+
+int gw_http_listen(const gw_t *gw, char err[HL_ERR_LEN])
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -343,36 +402,46 @@ int gw_http_start(gw_t *gw, char err[HL_ERR_LEN])
     if (!colon || colon - gw->conf.gw_listen >= (long)sizeof host || sscanf(colon + 1, "%u", &port) != 1 ||
         port > 65535) {
         snprintf(err, HL_ERR_LEN, "gateway.listen must be ADDRESS:PORT, not '%s'", gw->conf.gw_listen);
-        return HL_EINVAL;
+        return -1;
     }
     memcpy(host, gw->conf.gw_listen, (size_t)(colon - gw->conf.gw_listen));
     host[colon - gw->conf.gw_listen] = '\0';
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         snprintf(err, HL_ERR_LEN, "gateway.listen: '%s' is not an IPv4 address", host);
-        return HL_EINVAL;
+        return -1;
     }
     sa.sin_port = htons((uint16_t)port);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    gw->httpd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)gw->conf.gw_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)gw->conf.gw_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)gw->conf.gw_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)gw->conf.gw_idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)gw->conf.gw_max_headers, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
-    if (!gw->httpd) {
-        snprintf(err, HL_ERR_LEN, "cannot listen on %s (in use, or not an address of this host)", gw->conf.gw_listen);
-        return HL_EIO;
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, HL_ERR_LEN, "cannot listen on %s: %s", gw->conf.gw_listen, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
     }
-    return 0;
+    return fd;
 }
 
-void gw_http_stop(gw_t *gw)
+struct MHD_Daemon *gw_http_daemon(gw_loop_t *l, int listen_fd, char err[HL_ERR_LEN])
 {
-    if (gw->httpd) MHD_stop_daemon(gw->httpd);
-    gw->httpd = NULL;
+    const gw_t *gw = gw_loop_gateway(l);
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, on_accept, l, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)gw->conf.gw_max_connections, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)gw->conf.gw_idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)gw->conf.gw_max_headers, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+    if (!d) snprintf(err, HL_ERR_LEN, "libmicrohttpd cannot serve %s", gw->conf.gw_listen);
+    return d;
+}
+
+bool gw_ready(gw_t *gw)
+{
+    return __atomic_load_n(&gw->tokens_loaded, __ATOMIC_ACQUIRE) &&
+           hl_now_ms() - __atomic_load_n(&gw->health_ok_ms, __ATOMIC_RELAXED) < GW_HEALTHY_FOR_MS;
 }
 
 /* ------------------------------------------------------------ names */

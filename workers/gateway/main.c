@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
@@ -12,6 +13,13 @@
 #include "gateway.h"
 
 extern char **environ;
+
+static size_t inflight(gw_t *gw)
+{
+    size_t n = 0;
+    for (int i = 0; i < gw->nloops; i++) n += gw_loop_inflight(gw->loops[i]);
+    return n;
+}
 
 #ifndef HL_CONSOLE_DIR
 #define HL_CONSOLE_DIR "/usr/local/share/hotline/console"
@@ -65,6 +73,7 @@ int main(int argc, char **argv)
     }
     gw_t gw;
     memset(&gw, 0, sizeof gw);
+    gw.listen_fd = -1;
     char err[HL_ERR_LEN];
     int rc = hl_conf_load_all(&gw.conf, config, environ, sets, nsets, err);
     hl_free(sets);
@@ -84,6 +93,8 @@ int main(int argc, char **argv)
     }
     hl_log_init("gateway");
     pthread_mutex_init(&gw.refs_lock, NULL);
+    pthread_mutex_init(&gw.conn_lock, NULL);
+    gw.conns = hl_map_new();
     if (*gw.conf.gw_public_url)
         snprintf(gw.base_url, sizeof gw.base_url, "%s", gw.conf.gw_public_url);
     else
@@ -107,14 +118,24 @@ int main(int argc, char **argv)
         hl_error("%s", err);
         goto done;
     }
-    gw.bus = gw_bus_start(&gw, err);
-    if (!gw.bus) {
+    gw.listen_fd = gw_http_listen(&gw, err);
+    if (gw.listen_fd < 0) {
         hl_error("%s", err);
         goto done;
     }
-    if (gw_http_start(&gw, err) != 0) {
+    gw.pgwatch = gw_pgwatch_start(&gw, err);
+    if (!gw.pgwatch) {
         hl_error("%s", err);
         goto done;
+    }
+    gw.zctx = zmq_ctx_new();
+    gw.loops = hl_calloc((size_t)gw.conf.gw_threads, sizeof *gw.loops);
+    for (; gw.nloops < gw.conf.gw_threads; gw.nloops++) {
+        gw.loops[gw.nloops] = gw_loop_start(&gw, gw.nloops, gw.listen_fd, err);
+        if (!gw.loops[gw.nloops]) {
+            hl_error("%s", err);
+            goto done;
+        }
     }
     hl_info("listening on %s (API %s/api/v1, Open311 %s/open311/v2, console %s/console/); router %s",
             gw.conf.gw_listen, gw.base_url, gw.base_url, gw.base_url, gw.conf.zmq_intake);
@@ -124,21 +145,19 @@ int main(int argc, char **argv)
         if (sig == SIGHUP) continue; /* tokens and names reload by NOTIFY */
         break;
     }
-    hl_info("stopping (signal %d): finishing %zu request(s) in flight", sig, gw_bus_inflight(gw.bus));
+    hl_info("stopping (signal %d): finishing %zu request(s) in flight", sig, inflight(&gw));
     gw.stopping = 1;
-    MHD_socket lsock = MHD_quiesce_daemon(gw.httpd);
-    if (lsock != MHD_INVALID_SOCKET) close(lsock);
+    for (int i = 0; i < gw.nloops; i++) gw_loop_quiesce(gw.loops[i]);
     int64_t until = hl_mono_us() + gw.conf.gw_request_timeout_ms * 1000;
-    while (gw_bus_inflight(gw.bus) > 0 && hl_mono_us() < until) usleep(10000);
+    while (inflight(&gw) > 0 && hl_mono_us() < until) usleep(10000);
     x = 0;
 done:
-    /* The bus first: it answers what still waits and resumes those
-     * connections (and any submitted later); then the HTTP daemon, which
-     * must not hold suspended ones; then the bus object. */
-    gw_bus_halt(gw.bus);
-    usleep(50000);
-    gw_http_stop(&gw);
-    gw_bus_stop(&gw.bus);
+    /* Each loop answers what still waits, then stops its daemon. */
+    for (int i = 0; i < gw.nloops; i++) gw_loop_stop(&gw.loops[i]);
+    hl_free(gw.loops);
+    if (gw.zctx) zmq_ctx_term(gw.zctx);
+    if (gw.listen_fd >= 0) close(gw.listen_fd);
+    gw_pgwatch_stop(&gw.pgwatch);
     gw_auth_destroy(&gw.auth);
     gw_console_free(&gw);
     pthread_mutex_lock(&gw.refs_lock);
@@ -146,6 +165,8 @@ done:
     gw.refs = NULL;
     pthread_mutex_unlock(&gw.refs_lock);
     pthread_mutex_destroy(&gw.refs_lock);
+    hl_map_destroy(&gw.conns);
+    pthread_mutex_destroy(&gw.conn_lock);
     hl_info("stopped: %llu requests, %llu server errors", (unsigned long long)gw.requests,
             (unsigned long long)gw.errors);
     hl_conf_free(&gw.conf);

@@ -304,13 +304,18 @@ async function submitDirect() {
 /* ------------------------------------------------------------ queue */
 
 async function loadQueue() {
+  /* Only the latest call's answer is shown (an earlier one may come later),
+   * and the row that had the focus keeps it across a refresh. */
+  const seq = S.queueSeq = (S.queueSeq || 0) + 1;
   const q = new URLSearchParams({ limit: '100' });
   if ($('q-state').value) q.set('state', $('q-state').value);
   if ($('q-unit').value) q.set('unit', $('q-unit').value);
   if ($('q-category').value) q.set('category', $('q-category').value);
   try {
     const d = await api('GET', '/tickets?' + q);
+    if (seq !== S.queueSeq) return;
     const tb = $('queue-table').tBodies[0];
+    const focused = tb.contains(document.activeElement) ? document.activeElement.dataset.ticket : null;
     tb.replaceChildren();
     for (const t of d.tickets) {
       const open = () => openTicket(t.ticket);
@@ -320,9 +325,11 @@ async function loadQueue() {
         el('td', {}, el('span', { class: 'state' }, STATES[t.state] || t.state)),
         el('td', { class: t.overdue ? 'overdue' : '' }, time(t.deadlines.reply) + (t.overdue ? ' 已超期' : ''))));
     }
+    const again = focused && tb.querySelector('tr[data-ticket="' + CSS.escape(focused) + '"]');
+    if (again) again.focus();
     $('q-count').textContent = '共 ' + d.count + ' 件' + (d.count >= 100 ? '（仅显示最新 100 件）' : '') + '，' + new Date().toLocaleTimeString('zh-CN') + ' 更新';
   } catch (e) {
-    fail(e, '读取队列');
+    if (seq === S.queueSeq) fail(e, '读取队列');
   }
 }
 
@@ -339,12 +346,15 @@ async function openTicket(no, reveal) {
   show('lookup');
   $('l-ticket').value = no;
   $('action-form').hidden = true;
+  const seq = S.ticketSeq = (S.ticketSeq || 0) + 1; /* the latest lookup wins */
   try {
     const t = await api('GET', '/tickets/' + encodeURIComponent(no) + (reveal ? '?reveal=' + encodeURIComponent(reveal) : ''));
+    if (seq !== S.ticketSeq) return;
     S.ticket = t;
     renderTicket(t, !!reveal);
     clearAlert();
   } catch (e) {
+    if (seq !== S.ticketSeq) return;
     S.ticket = null;
     $('detail').hidden = true;
     fail(e, '查询工单');

@@ -1,0 +1,276 @@
+/* loop.c - one event loop of the gateway: an HTTP daemon on the shared
+ * listening socket and a ZeroMQ DEALER to the router, served by one thread.
+ *
+ * A request that needs the router is suspended by the HTTP callback, its
+ * envelopes sent on this loop's DEALER, and the connection resumed by the
+ * same thread when the answers are in (or the wait timed out): no locks, no
+ * thread hand-overs on a request's path. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "hotline/alloc.h"
+#include "hotline/clock.h"
+#include "hotline/map.h"
+
+#include "gateway.h"
+
+#define HEALTH_EVERY_MS 1000
+#define POLL_MAX_MS 100
+
+typedef struct call {
+    struct call *tprev, *tnext;   /* by deadline (sending order) */
+    gw_req_t *req;
+    int slot;
+    uint64_t rid;
+    int64_t deadline_us;
+} call_t;
+
+struct gw_loop {
+    gw_t *gw;
+    int index;
+    pthread_t th;
+    bool started;
+    struct MHD_Daemon *httpd;
+    int epfd;                     /* the daemon's epoll descriptor */
+    void *dealer;
+    hl_map_t *pending;            /* rid -> call */
+    call_t *t_head, *t_tail;
+    size_t inflight;              /* read by other threads (atomic) */
+    uint64_t health_rid;
+    int64_t next_health_ms;
+    volatile int quiesce, stop;
+    bool quiesced;
+    bool resumed;                 /* a connection was resumed since the daemon last ran */
+};
+
+/* ------------------------------------------------------------ calls */
+
+static void unlink_t(gw_loop_t *l, call_t *c)
+{
+    if (c->tprev) c->tprev->tnext = c->tnext;
+    else l->t_head = c->tnext;
+    if (c->tnext) c->tnext->tprev = c->tprev;
+    else l->t_tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+}
+
+/* The answer of a call (NULL: none came); resumes its request when it was
+ * the last one awaited. */
+static void complete(gw_loop_t *l, call_t *c, hl_envelope_t *ans)
+{
+    gw_req_t *r = c->req;
+    r->ans[c->slot] = ans;
+    r->timed_out[c->slot] = ans == NULL;
+    hl_map_del(l->pending, (const char *)&c->rid, sizeof c->rid);
+    unlink_t(l, c);
+    __atomic_sub_fetch(&l->inflight, 1, __ATOMIC_RELAXED);
+    hl_free(c);
+    if (--r->outstanding == 0) {
+        MHD_resume_connection(r->conn);
+        l->resumed = true;
+    }
+}
+
+void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
+{
+    int64_t deadline = hl_mono_us() + l->gw->conf.gw_request_timeout_ms * 1000;
+    int n = r->nstaged;
+    r->outstanding = n;
+    r->nstaged = 0;
+    for (int i = 0; i < n; i++) {
+        call_t *c = hl_calloc(1, sizeof *c);
+        c->req = r;
+        c->slot = i;
+        c->rid = r->rids[i];
+        c->deadline_us = deadline;
+        hl_map_put(l->pending, (const char *)&c->rid, sizeof c->rid, c);
+        c->tprev = l->t_tail;
+        if (l->t_tail) l->t_tail->tnext = c;
+        else l->t_head = c;
+        l->t_tail = c;
+        __atomic_add_fetch(&l->inflight, 1, __ATOMIC_RELAXED);
+        int rc = l->stop ? -1 : zmq_send(l->dealer, r->staged[i].data, r->staged[i].len, ZMQ_DONTWAIT);
+        hl_buf_free(&r->staged[i]);
+        if (rc < 0) complete(l, c, NULL); /* the queue to the router is full: "no answer" */
+    }
+}
+
+static void recv_answers(gw_loop_t *l)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        hl_envelope_t *env = NULL;
+        char err[HL_ERR_LEN];
+        int rc = hl_envelope_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 26, &env, NULL, err);
+        zmq_msg_close(&m);
+        if (rc || env->body_case != HOTLINE__ENVELOPE__BODY_ACK) {
+            hl_envelope_free(&env);
+            continue;
+        }
+        if (l->health_rid && env->request_id == l->health_rid) {
+            if (env->ack->status == HOTLINE__STATUS__STATUS_OK)
+                __atomic_store_n(&l->gw->health_ok_ms, hl_now_ms(), __ATOMIC_RELAXED);
+            l->health_rid = 0;
+            hl_envelope_free(&env);
+            continue;
+        }
+        call_t *c = hl_map_get(l->pending, (const char *)&env->request_id, sizeof env->request_id);
+        if (!c) {
+            hl_envelope_free(&env); /* a late answer */
+            continue;
+        }
+        complete(l, c, env);
+    }
+}
+
+static void expire(gw_loop_t *l)
+{
+    int64_t now = hl_mono_us();
+    while (l->t_head && l->t_head->deadline_us <= now) complete(l, l->t_head, NULL);
+}
+
+static void probe_health(gw_loop_t *l)
+{
+    int64_t now = hl_now_ms();
+    if (now < l->next_health_ms) return;
+    l->next_health_ms = now + HEALTH_EVERY_MS;
+    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
+    Hotline__Query q = HOTLINE__QUERY__INIT;
+    q.kind = HOTLINE__QUERY_KIND__QUERY_HEALTH;
+    env.schema = HL_SCHEMA_VERSION;
+    env.request_id = l->health_rid = __atomic_add_fetch(&l->gw->rid_seq, 1, __ATOMIC_RELAXED);
+    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
+    env.query = &q;
+    hl_buf_t buf = HL_BUF_INIT;
+    hl_envelope_pack(&env, &buf);
+    (void)zmq_send(l->dealer, buf.data, buf.len, ZMQ_DONTWAIT);
+    hl_buf_free(&buf);
+}
+
+/* How long zmq_poll may sleep: the daemon's next timeout, the next call's
+ * deadline, the next health probe, POLL_MAX_MS at most. */
+static long poll_ms(gw_loop_t *l)
+{
+    long ms = POLL_MAX_MS;
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(l->httpd, &to) == MHD_YES && (long long)to < ms) ms = (long)to;
+    if (l->t_head) {
+        long d = (long)((l->t_head->deadline_us - hl_mono_us()) / 1000) + 1;
+        if (d < ms) ms = d < 0 ? 0 : d;
+    }
+    return ms;
+}
+
+static void *run(void *arg)
+{
+    gw_loop_t *l = arg;
+    char name[16];
+    snprintf(name, sizeof name, "gw-loop-%d", l->index);
+    pthread_setname_np(pthread_self(), name);
+    while (!l->stop) {
+        if (l->quiesce && !l->quiesced) {
+            (void)MHD_quiesce_daemon(l->httpd); /* the socket is the gateway's to close */
+            l->quiesced = true;
+        }
+        l->resumed = false;
+        MHD_run(l->httpd); /* new requests (which may send calls), resumed ones answered */
+        recv_answers(l);
+        expire(l);
+        probe_health(l);
+        /* The daemon takes resumed connections up when it runs next, and
+         * its descriptor need not show them: run it again at once. */
+        if (l->resumed) continue;
+        zmq_pollitem_t items[2] = {{l->dealer, 0, ZMQ_POLLIN, 0}, {NULL, l->epfd, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, poll_ms(l)) < 0 && errno != EINTR) {
+            hl_error("loop %d: poll: %s", l->index, zmq_strerror(zmq_errno()));
+            break;
+        }
+    }
+    /* Whatever still waits is answered "no answer", and those answers
+     * written out (best effort: a few rounds of the daemon). */
+    while (l->t_head) complete(l, l->t_head, NULL);
+    for (int i = 0; i < 3; i++) MHD_run(l->httpd);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ life */
+
+gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN])
+{
+    gw_loop_t *l = hl_calloc(1, sizeof *l);
+    l->gw = gw;
+    l->index = index;
+    l->epfd = -1;
+    l->pending = hl_map_new();
+    l->dealer = zmq_socket(gw->zctx, ZMQ_DEALER);
+    int linger = 0, hwm = (int)gw->conf.zmq_hwm;
+    zmq_setsockopt(l->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(l->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(l->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(l->dealer, gw->conf.zmq_intake) != 0) {
+        snprintf(err, HL_ERR_LEN, "cannot use the router endpoint %s: %s", gw->conf.zmq_intake,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    l->httpd = gw_http_daemon(l, listen_fd, err);
+    if (!l->httpd) goto fail;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->httpd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di) {
+        snprintf(err, HL_ERR_LEN, "libmicrohttpd gave no epoll descriptor");
+        goto fail;
+    }
+    l->epfd = di->epoll_fd;
+    if (pthread_create(&l->th, NULL, run, l) != 0) {
+        snprintf(err, HL_ERR_LEN, "cannot start an event loop thread");
+        goto fail;
+    }
+    l->started = true;
+    return l;
+fail:
+    gw_loop_stop(&l);
+    return NULL;
+}
+
+void gw_loop_quiesce(gw_loop_t *l)
+{
+    if (l) l->quiesce = 1; /* taken up within POLL_MAX_MS */
+}
+
+size_t gw_loop_inflight(gw_loop_t *l)
+{
+    return l ? __atomic_load_n(&l->inflight, __ATOMIC_RELAXED) : 0;
+}
+
+void gw_loop_stop(gw_loop_t **self_p)
+{
+    gw_loop_t *l = *self_p;
+    if (!l) return;
+    if (l->started) {
+        l->stop = 1;
+        pthread_join(l->th, NULL);
+    }
+    /* No connection is suspended any more: every call was answered. The
+     * listening socket is the gateway's (shared): taken back first, or the
+     * daemon would close it. */
+    if (l->httpd) {
+        (void)MHD_quiesce_daemon(l->httpd);
+        MHD_stop_daemon(l->httpd);
+    }
+    if (l->dealer) zmq_close(l->dealer);
+    hl_map_destroy(&l->pending);
+    hl_free(l);
+    *self_p = NULL;
+}
+
+gw_t *gw_loop_gateway(gw_loop_t *l)
+{
+    return l->gw;
+}
