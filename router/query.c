@@ -933,22 +933,15 @@ bool hl__query_similar(router_t *r, item_t *it)
         }
         return false;
     }
-    /* None (or too old): this intake waits for the read. */
-    s = hl__simcache_claim(r, key, now);
-    if (!s) {
-        query_t *q = new_preview(r, plan);
+    /* None (or too old, so not fresh): this intake waits for the read,
+     * ours or one already under way. */
+    query_t *q = hl__simcache_claim(r, key, now) ? NULL : new_preview(r, plan);
+    s = hl__simcache_find(r, key);
+    it->next = s->waiting;
+    s->waiting = it;
+    if (q) {
         q->warm = true;
-        s = hl__simcache_find(r, key);
-        it->next = s->waiting;
-        s->waiting = it;
         read_candidates(q, plan);
-        return true;
     }
-    if (s->refreshing) {
-        it->next = s->waiting;
-        s->waiting = it;
-        return true;
-    }
-    similar_of(it, s); /* fresh after all */
-    return false;
+    return true;
 }

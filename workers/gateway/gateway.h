@@ -27,7 +27,7 @@
 #include "hotline/ticket.h"
 
 #define GW_ROLE_OPEN311 64 /* an Open311 api key: POST requests only */
-#define GW_MAX_CALLS 2     /* envelopes one HTTP request may wait for */
+#define GW_MAX_CALLS 1     /* envelopes one HTTP request may wait for */
 #define GW_HEALTHY_FOR_MS 5000 /* ready while the router answered health this recently */
 
 /* ------------------------------------------------------------ tokens */
@@ -110,7 +110,6 @@ struct gw_req {
     hl_envelope_t *ans[GW_MAX_CALLS];
     bool timed_out[GW_MAX_CALLS];
     gw_finish_fn finish;
-    bool suspended;
     /* the answer */
     int status;
     struct MHD_Response *resp;

@@ -261,7 +261,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->finish && r->nstaged && !r->resp) {
         /* Suspended first, then sent: a call refused at once resumes it. */
         MHD_suspend_connection(conn);
-        r->suspended = true;
         gw_loop_submit(loop, r);
         return MHD_YES;
     }
