@@ -21,8 +21,9 @@
 # It also prints the CPU each process (wrk too) used per ticket during (b)
 # and the machine's idle share, to show where the time goes.
 #
-# Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off]
+# Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off] [-s S.K=V]...
 #   -S: the similar-ticket search done with every POST (gateway.similar)
+#   -s: one more setting for the router and gateway, e.g. -s postgres.connections=1
 #   (defaults: -d 30 -c 256 -n 200000 -S on)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,13 +33,15 @@ SECS=30
 CONNS=256
 N=200000
 SIMILAR=on
-while getopts "d:c:n:S:" o; do
+SETS=()
+while getopts "d:c:n:S:s:" o; do
     case $o in
     d) SECS=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     n) N=$OPTARG ;;
     S) SIMILAR=$OPTARG ;;
-    *) sed -n '2,26p' "$0"; exit 2 ;;
+    s) SETS+=("$OPTARG") ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
     esac
 done
 
@@ -91,6 +94,7 @@ echo "bodies=$(wc -l <"$T/bodies.jsonl")"
 echo "connections=$CONNS"
 echo "seconds=$SECS"
 echo "similar=$SIMILAR"
+echo "settings=${SETS[*]:-}"
 
 hl_free_port PG_PORT
 hl_free_port REDIS_PORT
@@ -108,7 +112,7 @@ RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 echo "raw_pg_rows_per_s=$RAW"
 
 hl_write_conf "$T/hotline.conf" /dev/null log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\"" \
-    "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.max_connections_per_ip=1024 gateway.similar="$SIMILAR"
+    "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.max_connections_per_ip=1024 gateway.similar="$SIMILAR" "${SETS[@]}"
 "$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
 ROUTER_PID=$!
 PIDS+=($!)
@@ -133,6 +137,7 @@ cpu_snapshot() {
         "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
         "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat)"
 }
+commits() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
 stored() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT count(*) FROM tickets"; }
 WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
     -s "$PWD/tests/bench/http.lua")
@@ -141,9 +146,11 @@ WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "
 HL_RUN=warm timeout 10 "${WRK[@]}" -d 3s "$U" >/dev/null 2>&1 || true
 sleep 1 # the warm-up's last answers
 before=$(stored)
+commits0=$(commits)
 cpu0=$(cpu_snapshot)
 HL_RUN=sat /usr/bin/time -f "%U %S" -o "$T/wrk.time" "${WRK[@]}" "$U" >"$T/sat.out" 2>&1
 cpu1=$(cpu_snapshot)
+commits1=$(commits)
 sleep 1
 after_sat=$(stored)
 RATE=$(sed -n 's/^rate_per_s=//p' "$T/sat.out")
@@ -153,6 +160,8 @@ echo "http_p99_ms_at_saturation=$(sed -n 's/^p99_ms=//p' "$T/sat.out")"
 echo "http_non_201_at_saturation=$(sed -n 's/^non_2xx=//p' "$T/sat.out")"
 echo "http_socket_errors_at_saturation=$(sed -n 's/^socket_errors=//p' "$T/sat.out")"
 awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
+# Tickets per PostgreSQL transaction (all of the database's commits count).
+awk -v n="$((after_sat - before))" -v c="$((commits1 - commits0))" 'BEGIN {printf "tickets_per_commit=%.1f\n", n / (c ? c : 1)}'
 # CPU per ticket (microseconds) of each process during (b), from clock ticks.
 awk -v a="$cpu0" -v b="$cpu1" -v w="$(cat "$T/wrk.time")" -v n="$((after_sat - before))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " ")

@@ -97,70 +97,72 @@ static bool is_json_type(const char *ct)
     return strncasecmp(cs, "utf-8", 5) == 0 && strchr("\"; \t", cs[5]) != NULL;
 }
 
-/* The body as a JSON object. False: answered. */
-static json_t *body_object(gw_req_t *r)
+/* The body as a JSON object (kept in r->json until the request ends), or
+ * NULL: answered. */
+static const hl_jv_t *body_object(gw_req_t *r)
 {
     if (!is_json_type(gw_header(r, "Content-Type"))) {
         gw_reply_error(r, 415, "unsupported_media_type", "send the body as application/json (UTF-8)");
         return NULL;
     }
-    json_error_t e;
-    json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &e);
-    if (!o) {
-        gw_reply_error(r, 400, "bad_json", "the body is not valid JSON (%s, at byte %d)", e.text, e.position);
+    hl_json_error_t e;
+    if (hl_json_parse(r->body.data ? r->body.data : "", r->body.len, &r->json, &e) != 0) {
+        gw_reply_error(r, 400, "bad_json", "the body is not valid JSON (%s, at byte %zu)", e.text, e.position);
         return NULL;
     }
-    if (!json_is_object(o)) {
-        json_decref(o);
+    if (r->json.v->type != HL_JSON_OBJECT) {
         gw_reply_error(r, 400, "bad_json", "the body must be a JSON object");
         return NULL;
     }
-    return o;
+    return r->json.v;
+}
+
+static bool absent(const hl_jv_t *v)
+{
+    return !v || v->type == HL_JSON_NULL;
 }
 
 /* A string member (NULL if absent); false with an answer if it is not a
  * string or is too long. */
-static bool get_str(gw_req_t *r, json_t *o, const char *key, size_t max, const char **out)
+static bool get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, const char **out)
 {
-    json_t *v = json_object_get(o, key);
+    const hl_jv_t *v = hl_json_get(o, key);
     *out = NULL;
-    if (!v || json_is_null(v)) return true;
-    if (!json_is_string(v)) {
+    if (absent(v)) return true;
+    if (v->type != HL_JSON_STRING) {
         gw_reply_error(r, 400, "invalid", "'%s' must be a string", key);
         return false;
     }
-    if (json_string_length(v) > max) {
+    if (v->n > max) {
         gw_reply_error(r, 413, "too_large", "'%s' is over %zu bytes", key, max);
         return false;
     }
-    *out = json_string_value(v);
+    *out = v->str;
     return true;
 }
 
-static bool get_bool(gw_req_t *r, json_t *o, const char *key, bool *out)
+static bool get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out)
 {
-    json_t *v = json_object_get(o, key);
+    const hl_jv_t *v = hl_json_get(o, key);
     *out = false;
-    if (!v || json_is_null(v)) return true;
-    if (!json_is_boolean(v)) {
+    if (absent(v)) return true;
+    if (v->type != HL_JSON_TRUE && v->type != HL_JSON_FALSE) {
         gw_reply_error(r, 400, "invalid", "'%s' must be true or false", key);
         return false;
     }
-    *out = json_is_true(v);
+    *out = v->type == HL_JSON_TRUE;
     return true;
 }
 
 /* Only these members. */
-static bool only(gw_req_t *r, json_t *o, const char *const *allowed, const char *where)
+static bool only(gw_req_t *r, const hl_jv_t *o, const char *const *allowed, const char *where)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
+    hl_json_foreach(o, key, v)
     {
         bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, key) == 0;
+        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, key->str) == 0;
         if (!ok) {
-            gw_reply_error(r, 400, "invalid", "unknown member '%.64s' in %s", key, where);
+            gw_reply_error(r, 400, "invalid", "unknown member '%.64s' in %s", key->str, where);
             return false;
         }
     }
@@ -323,7 +325,7 @@ static json_t *similar_json(gw_req_t *r, const Hotline__Ack *ack, const char *ex
 
 /* ------------------------------------------------------------ new tickets */
 
-static bool parse_enum(gw_req_t *r, json_t *o, const char *key, int (*parse)(const char *, int *), int *out)
+static bool parse_enum(gw_req_t *r, const hl_jv_t *o, const char *key, int (*parse)(const char *, int *), int *out)
 {
     const char *s;
     if (!get_str(r, o, key, 32, &s)) return false;
@@ -357,9 +359,9 @@ static int p_urgency(const char *s, int *o)
     return rc;
 }
 
-/* An Intake from a JSON object (r->scratch keeps the object alive). False:
+/* An Intake from a JSON object (r->json keeps the strings). False:
  * answered. */
-static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requester *rq, Hotline__Location *loc)
+static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotline__Requester *rq, Hotline__Location *loc)
 {
     static const char *const top[] = {"channel", "title", "body", "requester", "location", "type", "urgency",
                                       "received_at", "category", "hold", NULL};
@@ -395,9 +397,9 @@ static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requ
         }
         in->received_at = ms;
     }
-    json_t *q = json_object_get(o, "requester");
-    if (q && !json_is_null(q)) {
-        if (!json_is_object(q)) {
+    const hl_jv_t *q = hl_json_get(o, "requester");
+    if (!absent(q)) {
+        if (q->type != HL_JSON_OBJECT) {
             gw_reply_error(r, 400, "invalid", "'requester' must be an object");
             return false;
         }
@@ -414,9 +416,9 @@ static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requ
         rq->confidential = conf;
         in->requester = rq;
     }
-    json_t *l = json_object_get(o, "location");
-    if (l && !json_is_null(l)) {
-        if (!json_is_object(l)) {
+    const hl_jv_t *l = hl_json_get(o, "location");
+    if (!absent(l)) {
+        if (l->type != HL_JSON_OBJECT) {
             gw_reply_error(r, 400, "invalid", "'location' must be an object");
             return false;
         }
@@ -426,14 +428,15 @@ static bool intake_of(gw_req_t *r, json_t *o, Hotline__Intake *in, Hotline__Requ
             return false;
         loc->region = (char *)(region ? region : "");
         loc->address = (char *)(address ? address : "");
-        json_t *lat = json_object_get(l, "lat"), *lon = json_object_get(l, "long");
-        if ((lat && !json_is_null(lat)) || (lon && !json_is_null(lon))) {
-            if (!json_is_number(lat) || !json_is_number(lon)) {
+        const hl_jv_t *lat = hl_json_get(l, "lat"), *lon = hl_json_get(l, "long");
+        if (!absent(lat) || !absent(lon)) {
+            if (absent(lat) || absent(lon) || (lat->type != HL_JSON_INT && lat->type != HL_JSON_REAL) ||
+                (lon->type != HL_JSON_INT && lon->type != HL_JSON_REAL)) {
                 gw_reply_error(r, 400, "invalid", "'lat' and 'long' must both be numbers");
                 return false;
             }
-            loc->lat = json_number_value(lat);
-            loc->long_ = json_number_value(lon);
+            loc->lat = lat->d;
+            loc->long_ = lon->d;
             loc->has_coordinates = true;
         }
         in->location = loc;
@@ -494,9 +497,8 @@ static void finish_preview(gw_req_t *r)
 static void create(gw_req_t *r, bool preview)
 {
     if (!authenticate(r, ROLES_STAFF)) return;
-    json_t *o = body_object(r);
+    const hl_jv_t *o = body_object(r);
     if (!o) return;
-    r->scratch = o;
     Hotline__Intake in = HOTLINE__INTAKE__INIT;
     Hotline__Requester rq = HOTLINE__REQUESTER__INIT;
     Hotline__Location loc = HOTLINE__LOCATION__INIT;
@@ -706,9 +708,8 @@ static void finish_action(gw_req_t *r)
 static void act(gw_req_t *r, const char *no)
 {
     if (!authenticate(r, ROLES_ALL)) return;
-    json_t *o = body_object(r);
+    const hl_jv_t *o = body_object(r);
     if (!o) return;
-    r->scratch = o;
     const char *action, *reason, *code;
     if (!get_str(r, o, "action", 32, &action) || !get_str(r, o, "reason", 2000, &reason) ||
         !get_str(r, o, "reason_code", 64, &code))
@@ -719,22 +720,21 @@ static void act(gw_req_t *r, const char *no)
         return;
     }
     int64_t expected = 0;
-    json_t *ev = json_object_get(o, "expected_version");
-    if (ev && !json_is_null(ev)) {
-        if (!json_is_integer(ev) || json_integer_value(ev) < 1) {
+    const hl_jv_t *ev = hl_json_get(o, "expected_version");
+    if (!absent(ev)) {
+        if (ev->type != HL_JSON_INT || ev->i < 1) {
             gw_reply_error(r, 400, "invalid", "'expected_version' must be a positive whole number");
             return;
         }
-        expected = json_integer_value(ev);
+        expected = ev->i;
     }
     /* Everything else is the action's details, as text. */
     Hotline__Action__PayloadEntry pe[MAX_PAYLOAD], *pp[MAX_PAYLOAD];
     char nums[MAX_PAYLOAD][32];
     size_t np = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
+    hl_json_foreach(o, k, v)
     {
+        const char *key = k->str;
         if (!strcmp(key, "action") || !strcmp(key, "reason") || !strcmp(key, "reason_code") ||
             !strcmp(key, "expected_version"))
             continue;
@@ -744,13 +744,13 @@ static void act(gw_req_t *r, const char *no)
         }
         hotline__action__payload_entry__init(&pe[np]);
         pe[np].key = (char *)key;
-        if (json_is_string(v)) {
-            pe[np].value = (char *)json_string_value(v);
-        } else if (json_is_integer(v)) {
-            snprintf(nums[np], sizeof nums[np], "%lld", (long long)json_integer_value(v));
+        if (v->type == HL_JSON_STRING) {
+            pe[np].value = (char *)v->str;
+        } else if (v->type == HL_JSON_INT) {
+            snprintf(nums[np], sizeof nums[np], "%lld", (long long)v->i);
             pe[np].value = nums[np];
-        } else if (json_is_boolean(v)) {
-            pe[np].value = json_is_true(v) ? "true" : "false";
+        } else if (v->type == HL_JSON_TRUE || v->type == HL_JSON_FALSE) {
+            pe[np].value = v->type == HL_JSON_TRUE ? "true" : "false";
         } else {
             gw_reply_error(r, 400, "invalid", "'%.64s' must be a string, a whole number or a boolean", key);
             return;

@@ -21,6 +21,7 @@
 #include "hotline/conf.h"
 #include "hotline/envelope.h"
 #include "hotline/err.h"
+#include "hotline/json.h"
 #include "hotline/lifecycle.h"
 #include "hotline/map.h"
 #include "hotline/log.h"
@@ -118,7 +119,7 @@ struct gw_req {
     char key[136];
     int xml;                  /* Open311: answer in XML */
     int kind;                 /* the handler's own use */
-    json_t *scratch;          /* the handler's own use */
+    hl_json_t json;           /* the request body, read (freed with the request) */
 };
 
 /* Answers (each replaces an earlier one). */

@@ -290,7 +290,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         hl_envelope_free(&r->ans[i]);
     }
     hl_buf_free(&r->body);
-    if (r->scratch) json_decref(r->scratch);
+    hl_json_free(&r->json);
     gw_refs_release(gw, r->refs);
     hl_free(r->url);
     hl_free(r);
