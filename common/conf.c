@@ -122,6 +122,10 @@ static const hl_conf_key_t keys[] = {
      "the agents' console files; empty = the ones built in at build time"},
     {"gateway", "similar", HL_CONF_ENUM, F(gw_similar), "on", 0, 0, "on|off",
      "answer a new ticket with similar open tickets (duplicates to merge)"},
+    {"gateway", "kb_suggestions", HL_CONF_INT, F(gw_kb_suggestions), "3", 0, 50, NULL,
+     "knowledge-base entries suggested with a new ticket (0: none)"},
+    {"gateway", "kb_min_score", HL_CONF_DOUBLE, F(gw_kb_min_score), "0.3", 0, 10, NULL,
+     "a suggestion's least score (1.0: as good as a question matching word for word)"},
 
     {"deadlines", "utc_offset_min", HL_CONF_INT, F(utc_offset_min), "480", -720, 840, NULL,
      "local time zone offset in minutes (China Standard Time: 480)"},

@@ -103,6 +103,13 @@ pids+=($!)
 hl_wait_port "$HTTP_PORT" 10 || hl_die "the gateway did not start; see var/log/gateway.log"
 # Demo tokens, one per role and per unit (each run revokes the last ones).
 "$BIN/workers/hotline-token" --config "$CONF" demo --env "$VAR/demo.env" --url "$URL" >/dev/null
+# The knowledge base: the demo entries come with the demo city; the official
+# replies of ../shared/data where they are (development; a second run skips them).
+REPLIES=$PWD/../shared/data/official_replies.csv
+if [ -r "$REPLIES" ]; then
+    "$BIN/workers/hotline-kb" --config "$CONF" import "$REPLIES" >"$VAR/log/kb-import.log" 2>&1 ||
+        echo "[hotline] some official replies were not imported; see var/log/kb-import.log" >&2
+fi
 
 cat <<EOF
 

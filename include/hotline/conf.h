@@ -77,6 +77,8 @@ typedef struct hl_conf {
     int64_t gw_progress_per_min;
     char *gw_console_dir;
     char *gw_similar;
+    int64_t gw_kb_suggestions;
+    double gw_kb_min_score;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

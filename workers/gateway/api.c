@@ -7,6 +7,7 @@
  *   POST /tickets/{no}/actions     {"action", "reason", "reason_code", "expected_version", ...}
  *   GET  /progress?ticket=&phone_tail=   a citizen's own ticket, no login, rate limited
  *   GET  /me, GET /reference       the token's role; categories, units, regions
+ *   /kb...                         the knowledge base (kb.c)
  *
  * Every request that needs the router becomes an envelope on the bus; the
  * Idempotency-Key header (scoped to the token) makes a retried POST return
@@ -24,8 +25,6 @@
 
 #include "gateway.h"
 
-#define ROLES_STAFF (HL_ROLE_AGENT | HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)
-#define ROLES_ALL (ROLES_STAFF | HL_ROLE_UNIT)
 #define MAX_PAYLOAD 16
 
 enum { K_CREATE = 1, K_PREVIEW, K_GET, K_LIST, K_CSV, K_ACTION, K_PROGRESS };
@@ -38,7 +37,7 @@ static const char *role_name(int role)
 }
 
 /* Check the bearer token, its role and its rate. False: answered. */
-static bool authenticate(gw_req_t *r, int roles)
+bool gw_authenticate(gw_req_t *r, int roles)
 {
     const char *h = gw_header(r, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -99,7 +98,7 @@ static bool is_json_type(const char *ct)
 
 /* The body as a JSON object (kept in r->json until the request ends), or
  * NULL: answered. */
-static const hl_jv_t *body_object(gw_req_t *r)
+const hl_jv_t *gw_body_object(gw_req_t *r)
 {
     if (!is_json_type(gw_header(r, "Content-Type"))) {
         gw_reply_error(r, 415, "unsupported_media_type", "send the body as application/json (UTF-8)");
@@ -117,18 +116,18 @@ static const hl_jv_t *body_object(gw_req_t *r)
     return r->json.v;
 }
 
-static bool absent(const hl_jv_t *v)
+bool gw_absent(const hl_jv_t *v)
 {
     return !v || v->type == HL_JSON_NULL;
 }
 
 /* A string member (NULL if absent); false with an answer if it is not a
  * string or is too long. */
-static bool get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, const char **out)
+bool gw_get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, const char **out)
 {
     const hl_jv_t *v = hl_json_get(o, key);
     *out = NULL;
-    if (absent(v)) return true;
+    if (gw_absent(v)) return true;
     if (v->type != HL_JSON_STRING) {
         gw_reply_error(r, 400, "invalid", "'%s' must be a string", key);
         return false;
@@ -141,11 +140,11 @@ static bool get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, 
     return true;
 }
 
-static bool get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out)
+bool gw_get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out)
 {
     const hl_jv_t *v = hl_json_get(o, key);
     *out = false;
-    if (absent(v)) return true;
+    if (gw_absent(v)) return true;
     if (v->type != HL_JSON_TRUE && v->type != HL_JSON_FALSE) {
         gw_reply_error(r, 400, "invalid", "'%s' must be true or false", key);
         return false;
@@ -155,7 +154,7 @@ static bool get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out)
 }
 
 /* Only these members. */
-static bool only(gw_req_t *r, const hl_jv_t *o, const char *const *allowed, const char *where)
+bool gw_only(gw_req_t *r, const hl_jv_t *o, const char *const *allowed, const char *where)
 {
     hl_json_foreach(o, key, v)
     {
@@ -328,7 +327,7 @@ static json_t *similar_json(gw_req_t *r, const Hotline__Ack *ack, const char *ex
 static bool parse_enum(gw_req_t *r, const hl_jv_t *o, const char *key, int (*parse)(const char *, int *), int *out)
 {
     const char *s;
-    if (!get_str(r, o, key, 32, &s)) return false;
+    if (!gw_get_str(r, o, key, 32, &s)) return false;
     if (!s) return true;
     if (parse(s, out) != 0) {
         gw_reply_error(r, 400, "invalid", "'%s' is not a known %s", s, key);
@@ -367,15 +366,15 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
                                       "received_at", "category", "hold", NULL};
     static const char *const rqk[] = {"name", "phone", "id_number", "anonymous", "confidential", NULL};
     static const char *const lk[] = {"region", "address", "lat", "long", NULL};
-    if (!only(r, o, top, "the ticket")) return false;
+    if (!gw_only(r, o, top, "the ticket")) return false;
     const char *title, *body, *received, *category;
     int channel = 0, type = 0, urgency = 0;
     bool hold;
     size_t max = (size_t)r->gw->conf.gw_max_body;
-    if (!get_str(r, o, "title", 512, &title) || !get_str(r, o, "body", max, &body) ||
-        !get_str(r, o, "received_at", 40, &received) || !get_str(r, o, "category", 64, &category) ||
+    if (!gw_get_str(r, o, "title", 512, &title) || !gw_get_str(r, o, "body", max, &body) ||
+        !gw_get_str(r, o, "received_at", 40, &received) || !gw_get_str(r, o, "category", 64, &category) ||
         !parse_enum(r, o, "channel", p_channel, &channel) || !parse_enum(r, o, "type", p_type, &type) ||
-        !parse_enum(r, o, "urgency", p_urgency, &urgency) || !get_bool(r, o, "hold", &hold))
+        !parse_enum(r, o, "urgency", p_urgency, &urgency) || !gw_get_bool(r, o, "hold", &hold))
         return false;
     if (!body) {
         gw_reply_error(r, 400, "invalid", "'body' is required");
@@ -398,16 +397,16 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
         in->received_at = ms;
     }
     const hl_jv_t *q = hl_json_get(o, "requester");
-    if (!absent(q)) {
+    if (!gw_absent(q)) {
         if (q->type != HL_JSON_OBJECT) {
             gw_reply_error(r, 400, "invalid", "'requester' must be an object");
             return false;
         }
         const char *name, *phone, *idn;
         bool anon, conf;
-        if (!only(r, q, rqk, "requester") || !get_str(r, q, "name", 64, &name) || !get_str(r, q, "phone", 32, &phone) ||
-            !get_str(r, q, "id_number", 32, &idn) || !get_bool(r, q, "anonymous", &anon) ||
-            !get_bool(r, q, "confidential", &conf))
+        if (!gw_only(r, q, rqk, "requester") || !gw_get_str(r, q, "name", 64, &name) || !gw_get_str(r, q, "phone", 32, &phone) ||
+            !gw_get_str(r, q, "id_number", 32, &idn) || !gw_get_bool(r, q, "anonymous", &anon) ||
+            !gw_get_bool(r, q, "confidential", &conf))
             return false;
         rq->name = (char *)(name ? name : "");
         rq->phone = (char *)(phone ? phone : "");
@@ -417,20 +416,20 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
         in->requester = rq;
     }
     const hl_jv_t *l = hl_json_get(o, "location");
-    if (!absent(l)) {
+    if (!gw_absent(l)) {
         if (l->type != HL_JSON_OBJECT) {
             gw_reply_error(r, 400, "invalid", "'location' must be an object");
             return false;
         }
         const char *region, *address;
-        if (!only(r, l, lk, "location") || !get_str(r, l, "region", 12, &region) ||
-            !get_str(r, l, "address", 512, &address))
+        if (!gw_only(r, l, lk, "location") || !gw_get_str(r, l, "region", 12, &region) ||
+            !gw_get_str(r, l, "address", 512, &address))
             return false;
         loc->region = (char *)(region ? region : "");
         loc->address = (char *)(address ? address : "");
         const hl_jv_t *lat = hl_json_get(l, "lat"), *lon = hl_json_get(l, "long");
-        if (!absent(lat) || !absent(lon)) {
-            if (absent(lat) || absent(lon) || (lat->type != HL_JSON_INT && lat->type != HL_JSON_REAL) ||
+        if (!gw_absent(lat) || !gw_absent(lon)) {
+            if (gw_absent(lat) || gw_absent(lon) || (lat->type != HL_JSON_INT && lat->type != HL_JSON_REAL) ||
                 (lon->type != HL_JSON_INT && lon->type != HL_JSON_REAL)) {
                 gw_reply_error(r, 400, "invalid", "'lat' and 'long' must both be numbers");
                 return false;
@@ -442,6 +441,21 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
         in->location = loc;
     }
     return true;
+}
+
+/* Knowledge-base entries for the ticket's text (its title and the head of its
+ * body), of any category: the text decides (an entry may be filed under a
+ * neighbouring category, or none). */
+static json_t *kb_json(gw_req_t *r)
+{
+    const hl_jv_t *t = hl_json_get(r->json.v, "title"), *b = hl_json_get(r->json.v, "body");
+    size_t limit = (size_t)r->gw->conf.gw_kb_suggestions;
+    if (!limit) return json_array();
+    char q[2048];
+    int n = snprintf(q, sizeof q, "%s %s", t && t->type == HL_JSON_STRING ? t->str : "",
+                     b && b->type == HL_JSON_STRING ? b->str : "");
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof q ? (size_t)n : sizeof q - 1;
+    return gw_kb_suggest(r, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, false);
 }
 
 static void finish_create(gw_req_t *r)
@@ -461,12 +475,7 @@ static void finish_create(gw_req_t *r)
     json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
     json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
     json_object_set_new(o, "duplicates", similar_json(r, ack, ack->ticket));
-    json_t *kb = json_array();
-    for (size_t i = 0; i < ack->n_kb; i++)
-        json_array_append_new(kb, json_pack("{s:I, s:i, s:s, s:f}", "id", (json_int_t)ack->kb[i]->id, "version",
-                                            ack->kb[i]->version, "title", ack->kb[i]->title, "score",
-                                            (double)ack->kb[i]->score));
-    json_object_set_new(o, "kb", kb);
+    json_object_set_new(o, "kb", kb_json(r));
     json_object_set_new(o, "replayed", json_boolean(ack->replayed));
     json_object_set_new(o, "version", json_integer(ack->version));
     char loc[96];
@@ -491,13 +500,14 @@ static void finish_preview(gw_req_t *r)
     json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
     json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
     json_object_set_new(o, "similar", similar_json(r, ack, NULL));
+    json_object_set_new(o, "kb", kb_json(r));
     gw_reply_json(r, 200, o);
 }
 
 static void create(gw_req_t *r, bool preview)
 {
-    if (!authenticate(r, ROLES_STAFF)) return;
-    const hl_jv_t *o = body_object(r);
+    if (!gw_authenticate(r, GW_ROLES_STAFF)) return;
+    const hl_jv_t *o = gw_body_object(r);
     if (!o) return;
     Hotline__Intake in = HOTLINE__INTAKE__INIT;
     Hotline__Requester rq = HOTLINE__REQUESTER__INIT;
@@ -549,7 +559,7 @@ static void finish_get(gw_req_t *r)
 
 static void get_ticket(gw_req_t *r, const char *no)
 {
-    if (!authenticate(r, ROLES_ALL)) return;
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
     const char *reveal = gw_arg(r, "reveal");
     if (reveal && (!*reveal || strlen(reveal) > 500)) {
         gw_reply_error(r, 400, "invalid", "reveal must give the reason (1-500 bytes) for seeing personal data");
@@ -646,7 +656,7 @@ static bool time_arg(gw_req_t *r, const char *name, int64_t *out)
 
 static void list_tickets(gw_req_t *r)
 {
-    if (!authenticate(r, ROLES_ALL)) return;
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
     const char *fmt = gw_arg(r, "format");
     r->kind = fmt && strcmp(fmt, "csv") == 0 ? K_CSV : K_LIST;
     if (fmt && r->kind != K_CSV && strcmp(fmt, "json") != 0) {
@@ -707,12 +717,12 @@ static void finish_action(gw_req_t *r)
 
 static void act(gw_req_t *r, const char *no)
 {
-    if (!authenticate(r, ROLES_ALL)) return;
-    const hl_jv_t *o = body_object(r);
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
+    const hl_jv_t *o = gw_body_object(r);
     if (!o) return;
     const char *action, *reason, *code;
-    if (!get_str(r, o, "action", 32, &action) || !get_str(r, o, "reason", 2000, &reason) ||
-        !get_str(r, o, "reason_code", 64, &code))
+    if (!gw_get_str(r, o, "action", 32, &action) || !gw_get_str(r, o, "reason", 2000, &reason) ||
+        !gw_get_str(r, o, "reason_code", 64, &code))
         return;
     hl_action_t kind;
     if (!action || hl_action_parse(action, &kind) != 0) {
@@ -721,7 +731,7 @@ static void act(gw_req_t *r, const char *no)
     }
     int64_t expected = 0;
     const hl_jv_t *ev = hl_json_get(o, "expected_version");
-    if (!absent(ev)) {
+    if (!gw_absent(ev)) {
         if (ev->type != HL_JSON_INT || ev->i < 1) {
             gw_reply_error(r, 400, "invalid", "'expected_version' must be a positive whole number");
             return;
@@ -852,7 +862,7 @@ static void progress(gw_req_t *r)
 
 static void me(gw_req_t *r)
 {
-    if (!authenticate(r, ROLES_ALL | GW_ROLE_OPEN311)) return;
+    if (!gw_authenticate(r, GW_ROLES_ALL | GW_ROLE_OPEN311)) return;
     gw_reply_json(r, 200,
                   json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", role_name(r->tok.role), "unit", r->tok.unit,
                             "unit_name", gw_refs_unit_name(r->refs, r->tok.unit), "name", r->tok.name, "token",
@@ -861,7 +871,7 @@ static void me(gw_req_t *r)
 
 static void reference(gw_req_t *r)
 {
-    if (!authenticate(r, ROLES_ALL)) return;
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
     json_t *cats = json_array(), *units = json_array(), *regions = json_array();
     for (size_t i = 0; r->refs && i < r->refs->ncats; i++)
         json_array_append_new(cats, json_pack("{s:s, s:s, s:s}", "code", r->refs->cats[i].code, "name",
@@ -875,7 +885,7 @@ static void reference(gw_req_t *r)
     gw_reply_json(r, 200, json_pack("{s:o, s:o, s:o}", "categories", cats, "units", units, "regions", regions));
 }
 
-static void not_allowed(gw_req_t *r, const char *allow)
+void gw_not_allowed(gw_req_t *r, const char *allow)
 {
     gw_reply_error(r, 405, "method_not_allowed", "use %s here", allow);
     gw_add_header(r, "Allow", allow);
@@ -896,10 +906,10 @@ void gw_api(gw_req_t *r, const char *path)
     if (strcmp(path, "/tickets") == 0) {
         if (post) create(r, false);
         else if (get) list_tickets(r);
-        else not_allowed(r, "GET, POST");
+        else gw_not_allowed(r, "GET, POST");
     } else if (strcmp(path, "/tickets/preview") == 0) {
         if (post) create(r, true);
-        else not_allowed(r, "POST");
+        else gw_not_allowed(r, "POST");
     } else if (strncmp(path, "/tickets/", 9) == 0) {
         const char *no = path + 9;
         size_t n = strcspn(no, "/");
@@ -911,22 +921,24 @@ void gw_api(gw_req_t *r, const char *path)
         snprintf(num, sizeof num, "%.*s", (int)n, no);
         if (no[n] == '\0') {
             if (get) get_ticket(r, num);
-            else not_allowed(r, "GET");
+            else gw_not_allowed(r, "GET");
         } else if (strcmp(no + n, "/actions") == 0) {
             if (post) act(r, num);
-            else not_allowed(r, "POST");
+            else gw_not_allowed(r, "POST");
         } else {
             gw_reply_error(r, 404, "not_found", "no such resource");
         }
+    } else if (strcmp(path, "/kb") == 0 || strncmp(path, "/kb/", 4) == 0) {
+        gw_kb_api(r, path + 3);
     } else if (strcmp(path, "/progress") == 0) {
         if (get) progress(r);
-        else not_allowed(r, "GET");
+        else gw_not_allowed(r, "GET");
     } else if (strcmp(path, "/me") == 0) {
         if (get) me(r);
-        else not_allowed(r, "GET");
+        else gw_not_allowed(r, "GET");
     } else if (strcmp(path, "/reference") == 0) {
         if (get) reference(r);
-        else not_allowed(r, "GET");
+        else gw_not_allowed(r, "GET");
     } else {
         gw_reply_error(r, 404, "not_found", "no such resource");
     }

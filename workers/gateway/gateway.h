@@ -22,6 +22,7 @@
 #include "hotline/envelope.h"
 #include "hotline/err.h"
 #include "hotline/json.h"
+#include "hotline/kbindex.h"
 #include "hotline/lifecycle.h"
 #include "hotline/map.h"
 #include "hotline/log.h"
@@ -132,6 +133,17 @@ void gw_add_header(gw_req_t *r, const char *name, const char *value);
 const char *gw_arg(gw_req_t *r, const char *name);          /* query string argument or NULL */
 const char *gw_header(gw_req_t *r, const char *name);       /* request header or NULL */
 
+/* Request checks shared by the API's modules (api.c); false or NULL: answered. */
+#define GW_ROLES_STAFF (HL_ROLE_AGENT | HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)
+#define GW_ROLES_ALL (GW_ROLES_STAFF | HL_ROLE_UNIT)
+bool gw_authenticate(gw_req_t *r, int roles);          /* bearer token, role, rate */
+const hl_jv_t *gw_body_object(gw_req_t *r);            /* the body as a JSON object */
+bool gw_absent(const hl_jv_t *v);                      /* missing or null */
+bool gw_get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, const char **out);
+bool gw_get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out);
+bool gw_only(gw_req_t *r, const hl_jv_t *o, const char *const *allowed, const char *where);
+void gw_not_allowed(gw_req_t *r, const char *allow);   /* 405 with Allow */
+
 /* The value of a hex digit, or -1 (percent-decoding). */
 int gw_hexval(char c);
 
@@ -160,6 +172,13 @@ void gw_loop_stop(gw_loop_t **self_p);
 /* In the loop's thread: send a suspended request's staged calls. */
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
 gw_t *gw_loop_gateway(gw_loop_t *l);
+/* The loop's knowledge-base search memory. */
+hl_kbscratch_t *gw_loop_kbscratch(gw_loop_t *l);
+/* The loop's own PostgreSQL connection for the few writes that do not go
+ * through the router (knowledge-base edits), opened on first use; NULL
+ * with err filled when PostgreSQL cannot be reached. Blocking: only for
+ * rare requests. */
+PGconn *gw_loop_pg(gw_loop_t *l, char err[HL_ERR_LEN]);
 
 /* The HTTP daemon of a loop: libmicrohttpd without threads of its own, on
  * listen_fd; NULL with err filled. */
@@ -174,6 +193,23 @@ typedef struct gw_pgwatch gw_pgwatch_t;
 gw_pgwatch_t *gw_pgwatch_start(gw_t *gw, char err[HL_ERR_LEN]);
 void gw_pgwatch_stop(gw_pgwatch_t **self_p);
 
+/* ------------------------------------------------------------ knowledge base */
+
+typedef struct gw_kb gw_kb_t;
+
+gw_kb_t *gw_kb_new(void);
+void gw_kb_free(gw_kb_t **self_p);
+/* Load every published entry (a fresh index replaces the old). Returns 0 or
+ * HL_EIO with err filled. Called by the PostgreSQL thread. */
+HL_MUSTCHECK int gw_kb_load(gw_kb_t *kb, PGconn *pg, char err[HL_ERR_LEN]);
+/* Read entries ids[0..n) again (published: put; otherwise: removed). */
+HL_MUSTCHECK int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size_t n, char err[HL_ERR_LEN]);
+/* The best entries for q as a JSON array of {id, version, title, score,
+ * category[, answer]} (in the request's loop). */
+json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *category, size_t limit, float min_score,
+                      bool answers);
+void gw_kb_api(gw_req_t *r, const char *path);   /* path after /api/v1/kb */
+
 /* ------------------------------------------------------------ the gateway */
 
 struct gw {
@@ -184,6 +220,7 @@ struct gw {
     int nloops;
     gw_pgwatch_t *pgwatch;
     gw_auth_t *auth;
+    gw_kb_t *kb;
     pthread_mutex_t conn_lock;
     hl_map_t *conns;          /* client address -> open connections (as a uintptr_t) */
     size_t nconns;

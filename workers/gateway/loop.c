@@ -44,6 +44,9 @@ struct gw_loop {
     volatile int quiesce, stop;
     bool quiesced;
     bool resumed;                 /* a connection was resumed since the daemon last ran */
+    hl_kbscratch_t kbs;           /* knowledge-base search memory */
+    PGconn *pg;                   /* knowledge-base edits (gw_loop_pg) */
+    int64_t pg_retry_ms;
 };
 
 /* ------------------------------------------------------------ calls */
@@ -266,6 +269,8 @@ void gw_loop_stop(gw_loop_t **self_p)
     }
     if (l->dealer) zmq_close(l->dealer);
     hl_map_destroy(&l->pending);
+    hl_kbscratch_free(&l->kbs);
+    if (l->pg) PQfinish(l->pg);
     hl_free(l);
     *self_p = NULL;
 }
@@ -273,4 +278,31 @@ void gw_loop_stop(gw_loop_t **self_p)
 gw_t *gw_loop_gateway(gw_loop_t *l)
 {
     return l->gw;
+}
+
+hl_kbscratch_t *gw_loop_kbscratch(gw_loop_t *l)
+{
+    return &l->kbs;
+}
+
+PGconn *gw_loop_pg(gw_loop_t *l, char err[HL_ERR_LEN])
+{
+    if (l->pg && PQstatus(l->pg) == CONNECTION_OK) return l->pg;
+    if (l->pg) PQfinish(l->pg);
+    l->pg = NULL;
+    int64_t now = hl_now_ms();
+    if (now < l->pg_retry_ms) {
+        snprintf(err, HL_ERR_LEN, "PostgreSQL is not reachable");
+        return NULL;
+    }
+    l->pg = PQconnectdb(l->gw->conf.pg_conninfo);
+    if (PQstatus(l->pg) != CONNECTION_OK) {
+        snprintf(err, HL_ERR_LEN, "PostgreSQL is not reachable");
+        hl_warn("postgres: %s", PQerrorMessage(l->pg));
+        PQfinish(l->pg);
+        l->pg = NULL;
+        l->pg_retry_ms = now + l->gw->conf.pg_reconnect_ms;
+        return NULL;
+    }
+    return l->pg;
 }

@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 
     const char *dir = *gw.conf.gw_console_dir ? gw.conf.gw_console_dir : HL_CONSOLE_DIR;
     gw.auth = gw_auth_new();
+    gw.kb = gw_kb_new();
     x = 1;
     if (gw_console_load(&gw, dir, err) != 0) {
         hl_error("%s", err);
@@ -159,6 +160,7 @@ done:
     if (gw.listen_fd >= 0) close(gw.listen_fd);
     gw_pgwatch_stop(&gw.pgwatch);
     gw_auth_destroy(&gw.auth);
+    gw_kb_free(&gw.kb);
     gw_console_free(&gw);
     pthread_mutex_lock(&gw.refs_lock);
     gw_refs_free(gw.refs);

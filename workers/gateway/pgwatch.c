@@ -1,7 +1,8 @@
 /* pgwatch.c - the gateway's PostgreSQL thread: tokens and reference names,
  * loaded at start, again on NOTIFY (hotline_tokens, hotline_reference) and
- * every minute (tokens expire by time too). Nothing on a request's path
- * waits for it. */
+ * every minute (tokens expire by time too); the knowledge base, loaded at
+ * start and refreshed entry by entry on NOTIFY hotline_kb. Nothing on a
+ * request's path waits for it. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "gateway.h"
 
 #define RELOAD_EVERY_MS 60000
+#define KB_IDS 256 /* changed entries read one by one at most; more: load all */
 
 struct gw_pgwatch {
     gw_t *gw;
@@ -41,7 +43,10 @@ static void connect_pg(gw_pgwatch_t *w)
     }
     PQclear(PQexec(w->pg, "LISTEN hotline_tokens"));
     PQclear(PQexec(w->pg, "LISTEN hotline_reference"));
+    PQclear(PQexec(w->pg, "LISTEN hotline_kb"));
     w->next_reload_ms = 0; /* load at once */
+    char err[HL_ERR_LEN];
+    if (gw_kb_load(w->gw->kb, w->pg, err) != 0) hl_warn("%s", err); /* missed changes come with the next load */
 }
 
 static void reload(gw_pgwatch_t *w, bool tokens, bool names)
@@ -75,13 +80,22 @@ static void notices(gw_pgwatch_t *w)
         return;
     }
     bool tokens = false, names = false;
+    int64_t ids[KB_IDS];
+    size_t nids = 0;
     PGnotify *n;
     while ((n = PQnotifies(w->pg)) != NULL) {
         if (strcmp(n->relname, "hotline_tokens") == 0) tokens = true;
-        else names = true;
+        else if (strcmp(n->relname, "hotline_kb") != 0) names = true;
+        else if (nids < KB_IDS) ids[nids++] = atoll(n->extra);
+        else nids = KB_IDS + 1; /* too many: load all */
         PQfreemem(n);
     }
     if (tokens || names) reload(w, tokens, names);
+    if (nids && w->pg) {
+        char err[HL_ERR_LEN];
+        int rc = nids > KB_IDS ? gw_kb_load(w->gw->kb, w->pg, err) : gw_kb_refresh(w->gw->kb, w->pg, ids, nids, err);
+        if (rc != 0) hl_warn("%s", err);
+    }
 }
 
 static void *run(void *arg)

@@ -1,0 +1,35 @@
+-- Demo knowledge base (示范市): a few published answers written for the demo
+-- city, with its invented units and numbers. Safe to apply repeatedly (the
+-- import keys make a second run skip them).
+INSERT INTO kb_entries (title, variants, answer, legal_basis, category, unit, review_at, status, updated_by, change,
+                        import_key) VALUES
+    ('小区路灯不亮找哪个部门', '{路灯坏了怎么报修,小区里的灯晚上不亮}',
+     '小区内部路灯属于小区公共设施，由物业服务企业负责维修；物业不处理的，可向所在街道反映。市政道路路灯由区住房和城乡建设局负责，可通过12345热线报修，一般3个工作日内修复。',
+     '《示范市物业管理条例》第三十二条', 'construction.property', 'HOUSING', '2027-06-30', 'published', 'demo', 'import',
+     'demo:kb:1'),
+    ('停水了什么时候恢复供水', '{家里突然没水了,自来水停水通知在哪里看}',
+     '计划停水会提前24小时在示范水务集团网站、微信公众号和小区公告栏公布。突发停水可拨打示范水务集团24小时服务电话或12345热线查询，抢修完成后一般在4小时内恢复供水。',
+     '《城市供水条例》第二十二条', 'construction.water', 'WATER', '2027-06-30', 'published', 'demo', 'import',
+     'demo:kb:2'),
+    ('燃气费怎么缴纳', '{天然气费在哪里交,燃气表欠费怎么办}',
+     '燃气费可通过示范燃气集团营业厅、微信公众号、银行代扣等方式缴纳。IC卡燃气表需到营业厅或指定网点充值；欠费停气的，缴清费用后24小时内恢复供气。',
+     '', 'construction.gas', 'GAS', '2027-06-30', 'published', 'demo', 'import', 'demo:kb:3'),
+    ('夜间施工噪音扰民怎么投诉', '{工地晚上施工太吵,半夜施工噪音}',
+     '夜间（22时至次日6时）施工须持有生态环境部门核发的夜间施工许可并公示。未经许可夜间施工的，可拨打12345热线投诉，生态环境部门将在接到投诉后及时到现场核查处理。',
+     '《中华人民共和国噪声污染防治法》第四十三条', 'environment.noise', 'ECO', '2027-06-30', 'published', 'demo',
+     'import', 'demo:kb:4'),
+    ('公交车到站时间查询', '{公交车多久来一趟,怎么查公交实时位置}',
+     '可通过示范公交集团"示范出行"应用或微信小程序查询公交车实时到站信息，也可拨打示范公交集团服务热线查询线路和首末班时间。',
+     '', 'transport.bus', 'TRANSIT', '2027-06-30', 'published', 'demo', 'import', 'demo:kb:5'),
+    ('公司拖欠工资怎么办', '{老板不发工资,工资被拖欠如何维权}',
+     '用人单位拖欠工资的，可携带身份证、劳动合同、工资条等材料到示范市人力资源和社会保障局劳动保障监察机构投诉，也可向劳动人事争议仲裁委员会申请仲裁。监察机构自受理之日起60日内办结。',
+     '《保障农民工工资支付条例》《劳动保障监察条例》', 'labour', 'HRSS', '2027-06-30', 'published', 'demo', 'import',
+     'demo:kb:6'),
+    ('新生儿医保怎么办理', '{宝宝出生后怎么参加医保,新生儿参保需要什么材料}',
+     '新生儿出生后可凭出生医学证明和户口簿，在示范市政务服务网或社区服务中心办理城乡居民医保参保登记。出生90日内参保缴费的，自出生之日起享受医保待遇。',
+     '', 'health', 'HEALTH', '2027-06-30', 'published', 'demo', 'import', 'demo:kb:7'),
+    ('出租车拒载如何投诉', '{打车被拒载,的士不打表}',
+     '出租车拒载、不按规定使用计价器的，请记下车牌号、时间和地点，拨打12345热线或示范市交通运输局服务监督电话投诉。交通运输部门一般在5个工作日内调查处理并回复。',
+     '《巡游出租汽车经营服务管理规定》第二十三条', 'transport.taxi', 'TRANSPORT', '2027-06-30', 'published', 'demo',
+     'import', 'demo:kb:8')
+ON CONFLICT (import_key) DO NOTHING;

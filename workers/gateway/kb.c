@@ -1,0 +1,581 @@
+/* kb.c - the knowledge base in the gateway.
+ *
+ * The index of what may be served (published entries; validity is checked
+ * per search) lives in memory: the PostgreSQL thread loads it whole at
+ * start and after a reconnect, and on NOTIFY hotline_kb (one per changed
+ * entry, from a trigger) re-reads only the entries named. Searches hold the
+ * read lock; changes take the write lock for one put or remove.
+ *
+ * The API (under /api/v1):
+ *   GET  /kb/search?q=&category=&limit=  best published entries valid now (every role)
+ *   POST /kb                             a new draft (office, admin; a unit for itself)
+ *   GET  /kb/{id}, GET /kb/{id}/history  an entry as it is now / every version (every role)
+ *   PUT  /kb/{id}                        new content, {"version": the one edited, ...}; the
+ *                                        fields sent replace the entry's, except that the
+ *                                        owner stays when "unit" is not sent
+ *   POST /kb/{id}/publish                {"version"} (office, admin)
+ *   POST /kb/{id}/retire                 {"version"} (office, admin, the owning unit)
+ * Edits go straight to PostgreSQL on the loop's own connection (they are rare
+ * and are not ticket state, which only the router changes); the version the
+ * editor saw must still be the current one, or the answer is 409.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotline/alloc.h"
+#include "hotline/clock.h"
+#include "hotline/utf8.h"
+
+#include "gateway.h"
+
+#define KB_LIMIT_MAX 50
+#define KB_REFRESH_MAX 256 /* more changed entries than this at once: load all */
+
+struct gw_kb {
+    pthread_rwlock_t lock;
+    hl_kbindex_t *ix;
+};
+
+gw_kb_t *gw_kb_new(void)
+{
+    gw_kb_t *kb = hl_calloc(1, sizeof *kb);
+    pthread_rwlock_init(&kb->lock, NULL);
+    kb->ix = hl_kbindex_new();
+    return kb;
+}
+
+void gw_kb_free(gw_kb_t **self_p)
+{
+    gw_kb_t *kb = *self_p;
+    if (!kb) return;
+    hl_kbindex_free(&kb->ix);
+    pthread_rwlock_destroy(&kb->lock);
+    hl_free(kb);
+    *self_p = NULL;
+}
+
+/* ------------------------------------------------------------ loading */
+
+#define ENTRY_COLUMNS                                                                                         \
+    "id, version, title, array_to_string(variants, E'\\n'), answer, coalesce(category, ''), "                 \
+    "coalesce((extract(epoch FROM valid_from) * 1000)::bigint, 0), "                                           \
+    "coalesce((extract(epoch FROM valid_to) * 1000)::bigint, 0), status"
+
+static int put_rows(hl_kbindex_t *ix, PGresult *res, int64_t *skipped)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t id = atoll(PQgetvalue(res, i, 0));
+        if (strcmp(PQgetvalue(res, i, 8), "published") != 0) {
+            hl_kbindex_remove(ix, id);
+            continue;
+        }
+        hl_kb_entry_t e = {id,
+                           atoi(PQgetvalue(res, i, 1)),
+                           PQgetvalue(res, i, 2),
+                           PQgetvalue(res, i, 3),
+                           PQgetvalue(res, i, 4),
+                           PQgetvalue(res, i, 5),
+                           atoll(PQgetvalue(res, i, 6)),
+                           atoll(PQgetvalue(res, i, 7))};
+        if (hl_kbindex_put(ix, &e) != 0) (*skipped)++;
+    }
+    return 0;
+}
+
+int gw_kb_load(gw_kb_t *kb, PGconn *pg, char err[HL_ERR_LEN])
+{
+    int64_t t0 = hl_mono_us(), skipped = 0;
+    PGresult *res = PQexec(pg, "SELECT " ENTRY_COLUMNS " FROM kb_entries WHERE status = 'published'");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, HL_ERR_LEN, "knowledge base: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return HL_EIO;
+    }
+    hl_kbindex_t *fresh = hl_kbindex_new();
+    put_rows(fresh, res, &skipped);
+    PQclear(res);
+    pthread_rwlock_wrlock(&kb->lock);
+    hl_kbindex_t *old = kb->ix;
+    kb->ix = fresh;
+    pthread_rwlock_unlock(&kb->lock);
+    hl_kbindex_free(&old);
+    hl_info("knowledge base loaded: %zu entries in %.2f s%s", hl_kbindex_count(fresh),
+            (double)(hl_mono_us() - t0) / 1e6, skipped ? " (some skipped: not UTF-8)" : "");
+    return 0;
+}
+
+int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size_t n, char err[HL_ERR_LEN])
+{
+    if (n > KB_REFRESH_MAX) return gw_kb_load(kb, pg, err);
+    hl_buf_t arr = HL_BUF_INIT;
+    hl_buf_putc(&arr, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i) hl_buf_putc(&arr, ',');
+        hl_buf_put_i64(&arr, ids[i]);
+    }
+    hl_buf_putc(&arr, '}');
+    const char *p[1] = {arr.data};
+    PGresult *res =
+        PQexecParams(pg, "SELECT " ENTRY_COLUMNS " FROM kb_entries WHERE id = ANY($1::bigint[])", 1, NULL, p, NULL, NULL, 0);
+    hl_buf_free(&arr);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, HL_ERR_LEN, "knowledge base: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return HL_EIO;
+    }
+    int64_t skipped = 0;
+    pthread_rwlock_wrlock(&kb->lock);
+    put_rows(kb->ix, res, &skipped);
+    pthread_rwlock_unlock(&kb->lock);
+    PQclear(res);
+    return 0;
+}
+
+/* ------------------------------------------------------------ search */
+
+json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *category, size_t limit, float min_score,
+                      bool answers)
+{
+    gw_kb_t *kb = r->gw->kb;
+    hl_kb_hit_t hits[KB_LIMIT_MAX];
+    if (limit > KB_LIMIT_MAX) limit = KB_LIMIT_MAX;
+    json_t *a = json_array();
+    pthread_rwlock_rdlock(&kb->lock);
+    size_t n = hl_kbindex_search(kb->ix, gw_loop_kbscratch(r->loop), q, qlen, category, hl_now_ms(), min_score, hits,
+                                 limit);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:I, s:i, s:s, s:f}", "id", (json_int_t)hits[i].id, "version", hits[i].version, "title",
+                              hits[i].title, "score", (double)((int)(hits[i].score * 1000 + 0.5f)) / 1000);
+        if (answers) json_object_set_new(o, "answer", json_string(hits[i].answer));
+        json_object_set_new(o, "category", *hits[i].category ? json_string(hits[i].category) : json_null());
+        json_array_append_new(a, o);
+    }
+    pthread_rwlock_unlock(&kb->lock);
+    return a;
+}
+
+static void search(gw_req_t *r)
+{
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
+    const char *q = gw_arg(r, "q"), *cat = gw_arg(r, "category"), *lim = gw_arg(r, "limit");
+    if (!q || !*q) {
+        gw_reply_error(r, 400, "invalid", "'q' (the question) is required");
+        return;
+    }
+    size_t qlen = strlen(q);
+    if (qlen > 4096) {
+        gw_reply_error(r, 413, "too_large", "'q' is over 4096 bytes");
+        return;
+    }
+    if (!hl_utf8_valid(q, qlen) || (cat && !hl_utf8_valid(cat, strlen(cat)))) {
+        gw_reply_error(r, 400, "invalid", "'q' and 'category' must be UTF-8 text");
+        return;
+    }
+    long limit = 5;
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (*end || limit < 1 || limit > KB_LIMIT_MAX) {
+            gw_reply_error(r, 400, "invalid", "'limit' must be a whole number from 1 to %d", KB_LIMIT_MAX);
+            return;
+        }
+    }
+    if (cat && strlen(cat) > 63) {
+        gw_reply_error(r, 400, "invalid", "'category' is not a category code");
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "results", gw_kb_suggest(r, q, qlen, cat, (size_t)limit, 0.0f, true));
+    gw_reply_json(r, 200, o);
+}
+
+/* ------------------------------------------------------------ reads */
+
+static json_t *time_or_null(gw_req_t *r, PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col)) return json_null();
+    char buf[40];
+    return json_string(gw_time(r->gw, atoll(PQgetvalue(res, row, col)), buf));
+}
+
+static json_t *text_or_null(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+#define SHOW_COLUMNS                                                                                          \
+    "id, version, status, title, array_to_json(variants)::text, answer, legal_basis, category, unit, "        \
+    "(extract(epoch FROM valid_from) * 1000)::bigint, (extract(epoch FROM valid_to) * 1000)::bigint, "        \
+    "review_at::text, (extract(epoch FROM %s) * 1000)::bigint, %s, change"
+
+/* One row of SHOW_COLUMNS as JSON. */
+static json_t *entry_json(gw_req_t *r, PGresult *res, int i, const char *when, const char *who)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(atoll(PQgetvalue(res, i, 0))));
+    json_object_set_new(o, "version", json_integer(atoi(PQgetvalue(res, i, 1))));
+    json_object_set_new(o, "status", json_string(PQgetvalue(res, i, 2)));
+    json_object_set_new(o, "title", json_string(PQgetvalue(res, i, 3)));
+    json_t *v = json_loads(PQgetvalue(res, i, 4), 0, NULL);
+    json_object_set_new(o, "variants", v ? v : json_array());
+    json_object_set_new(o, "answer", json_string(PQgetvalue(res, i, 5)));
+    json_object_set_new(o, "legal_basis", json_string(PQgetvalue(res, i, 6)));
+    json_object_set_new(o, "category", text_or_null(res, i, 7));
+    json_object_set_new(o, "unit", text_or_null(res, i, 8));
+    json_object_set_new(o, "valid_from", time_or_null(r, res, i, 9));
+    json_object_set_new(o, "valid_to", time_or_null(r, res, i, 10));
+    json_object_set_new(o, "review_at", text_or_null(res, i, 11));
+    json_object_set_new(o, when, time_or_null(r, res, i, 12));
+    json_object_set_new(o, who, json_string(PQgetvalue(res, i, 13)));
+    json_object_set_new(o, "change", json_string(PQgetvalue(res, i, 14)));
+    return o;
+}
+
+static PGconn *pg_of(gw_req_t *r)
+{
+    char err[HL_ERR_LEN];
+    PGconn *pg = gw_loop_pg(r->loop, err);
+    if (!pg) {
+        gw_reply_error(r, 503, "unavailable", "the knowledge base cannot be reached; try again");
+        gw_add_header(r, "Retry-After", "1");
+    }
+    return pg;
+}
+
+/* A query with text parameters; NULL: answered (503 or 500). */
+static PGresult *query(gw_req_t *r, PGconn *pg, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return res;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && (strcmp(state, "23503") == 0)) {
+        gw_reply_error(r, 400, "invalid", "unknown category or unit");
+    } else if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) {
+        gw_reply_error(r, 400, "invalid", "the entry breaks a rule: %.200s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    } else if (PQstatus(pg) != CONNECTION_OK) {
+        gw_reply_error(r, 503, "unavailable", "the knowledge base cannot be reached; try again");
+        gw_add_header(r, "Retry-After", "1");
+    } else {
+        hl_error("knowledge base: %s", PQresultErrorMessage(res));
+        gw_reply_error(r, 500, "internal", "the knowledge base could not do this");
+    }
+    PQclear(res);
+    return NULL;
+}
+
+static void show(gw_req_t *r, const char *id)
+{
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT " SHOW_COLUMNS ", source_ticket FROM kb_entries WHERE id = $1", "updated_at",
+             "updated_by");
+    const char *p[1] = {id};
+    PGresult *res = query(r, pg, sql, 1, p);
+    if (!res) return;
+    if (PQntuples(res) == 0) {
+        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
+    } else {
+        json_t *o = entry_json(r, res, 0, "updated_at", "updated_by");
+        json_object_set_new(o, "source_ticket", text_or_null(res, 0, 15));
+        gw_reply_json(r, 200, o);
+    }
+    PQclear(res);
+}
+
+static void history(gw_req_t *r, const char *id)
+{
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT " SHOW_COLUMNS " FROM (SELECT entry_id AS id, * FROM kb_versions WHERE entry_id = $1) v "
+             "ORDER BY version",
+             "changed_at", "changed_by");
+    const char *p[1] = {id};
+    PGresult *res = query(r, pg, sql, 1, p);
+    if (!res) return;
+    if (PQntuples(res) == 0) {
+        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
+    } else {
+        json_t *a = json_array();
+        for (int i = 0; i < PQntuples(res); i++) json_array_append_new(a, entry_json(r, res, i, "changed_at", "changed_by"));
+        gw_reply_json(r, 200, json_pack("{s:I, s:o}", "id", (json_int_t)atoll(id), "versions", a));
+    }
+    PQclear(res);
+}
+
+/* ------------------------------------------------------------ edits */
+
+static void who(gw_req_t *r, char out[96])
+{
+    snprintf(out, 96, "%s:%s#%lld", hl_role_name(r->tok.role), *r->tok.name ? r->tok.name : "token",
+             (long long)r->tok.id);
+}
+
+typedef struct {
+    const char *title, *answer, *legal, *category, *unit, *review;
+    char variants[8192];   /* a JSON array of strings */
+    char from[24], to[24]; /* epoch ms or "" */
+} fields_t;
+
+static bool is_date(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return false;
+    return true;
+}
+
+/* The editable fields of a body. False: answered. */
+static bool fields_of(gw_req_t *r, const hl_jv_t *o, fields_t *f)
+{
+    static const char *const allowed[] = {"title", "variants", "answer", "legal_basis", "category", "unit",
+                                          "valid_from", "valid_to", "review_at", "version", NULL};
+    const char *from, *to;
+    memset(f, 0, sizeof *f);
+    if (!gw_only(r, o, allowed, "the entry") || !gw_get_str(r, o, "title", 512 * 4, &f->title) ||
+        !gw_get_str(r, o, "answer", 20000 * 4, &f->answer) || !gw_get_str(r, o, "legal_basis", 4000 * 4, &f->legal) ||
+        !gw_get_str(r, o, "category", 63, &f->category) || !gw_get_str(r, o, "unit", 32, &f->unit) ||
+        !gw_get_str(r, o, "valid_from", 40, &from) || !gw_get_str(r, o, "valid_to", 40, &to) ||
+        !gw_get_str(r, o, "review_at", 10, &f->review))
+        return false;
+    if (!f->title || !*f->title || !f->answer || !*f->answer) {
+        gw_reply_error(r, 400, "invalid", "'title' (the question) and 'answer' are required");
+        return false;
+    }
+    if (f->review && !is_date(f->review)) {
+        gw_reply_error(r, 400, "invalid", "'review_at' must be a date (YYYY-MM-DD)");
+        return false;
+    }
+    const char *times[2] = {from, to};
+    char *outs[2] = {f->from, f->to};
+    for (int i = 0; i < 2; i++) {
+        int64_t ms;
+        if (!times[i]) continue;
+        if (gw_parse_time(r->gw, times[i], &ms) != 0) {
+            gw_reply_error(r, 400, "invalid", "'%s' must be an ISO 8601 time with its offset, or a date",
+                           i ? "valid_to" : "valid_from");
+            return false;
+        }
+        snprintf(outs[i], 24, "%lld", (long long)ms);
+    }
+    const hl_jv_t *v = hl_json_get(o, "variants");
+    hl_buf_t b = HL_BUF_INIT;
+    hl_buf_putc(&b, '[');
+    if (!gw_absent(v)) {
+        if (v->type != HL_JSON_ARRAY || v->n > 50) {
+            hl_buf_free(&b);
+            gw_reply_error(r, 400, "invalid", "'variants' must be a list of up to 50 strings");
+            return false;
+        }
+        const hl_jv_t *it = v + 1;
+        for (uint32_t i = 0; i < v->n; i++, it += it->span) {
+            if (it->type != HL_JSON_STRING || it->n == 0 || it->n > 512 * 4 || memchr(it->str, '\n', it->n)) {
+                hl_buf_free(&b);
+                gw_reply_error(r, 400, "invalid", "each variant must be a one-line string of up to 512 characters");
+                return false;
+            }
+            json_t *s = json_stringn(it->str, it->n);
+            char *d = json_dumps(s, JSON_ENCODE_ANY);
+            if (i) hl_buf_putc(&b, ',');
+            hl_buf_puts(&b, d);
+            free(d);
+            json_decref(s);
+        }
+    }
+    hl_buf_putc(&b, ']');
+    bool ok = b.len < sizeof f->variants;
+    if (ok) memcpy(f->variants, b.data, b.len + 1);
+    hl_buf_free(&b);
+    if (!ok) gw_reply_error(r, 413, "too_large", "'variants' are too long together");
+    return ok;
+}
+
+/* The entry's current version, owner and status; false: answered (404/403). */
+static bool current(gw_req_t *r, PGconn *pg, const char *id, int *version, char unit[64], char status[16])
+{
+    const char *p[1] = {id};
+    PGresult *res = query(r, pg, "SELECT version, coalesce(unit, ''), status FROM kb_entries WHERE id = $1", 1, p);
+    if (!res) return false;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
+        return false;
+    }
+    *version = atoi(PQgetvalue(res, 0, 0));
+    snprintf(unit, 64, "%s", PQgetvalue(res, 0, 1));
+    snprintf(status, 16, "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return true;
+}
+
+/* The "version" the editor saw. False: answered. */
+static bool expected_version(gw_req_t *r, const hl_jv_t *o, char out[16])
+{
+    const hl_jv_t *v = hl_json_get(o, "version");
+    if (gw_absent(v) || v->type != HL_JSON_INT || v->i < 1 || v->i > INT32_MAX) {
+        gw_reply_error(r, 400, "invalid", "'version' (the version you edited) is required: a positive whole number");
+        return false;
+    }
+    snprintf(out, 16, "%lld", (long long)v->i);
+    return true;
+}
+
+static void answer_entry(gw_req_t *r, PGresult *res, int status)
+{
+    json_t *o = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)atoll(PQgetvalue(res, 0, 0)), "version",
+                          atoi(PQgetvalue(res, 0, 1)), "status", PQgetvalue(res, 0, 2));
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/v1/kb/%s", PQgetvalue(res, 0, 0));
+    gw_reply_json(r, status, o);
+    gw_add_header(r, "Location", loc);
+}
+
+/* The answer to an UPDATE ... WHERE version = expected RETURNING (res may be
+ * NULL: answered already): no row means someone else changed it first. */
+static void answer_edit(gw_req_t *r, PGresult *res, const char *id, int now)
+{
+    if (!res) return;
+    if (PQntuples(res) == 0) gw_reply_error(r, 409, "conflict", "entry %s changed meanwhile (now version %d); reload it", id, now);
+    else answer_entry(r, res, 200);
+    PQclear(res);
+}
+
+static void create(gw_req_t *r)
+{
+    if (!gw_authenticate(r, HL_ROLE_OFFICE | HL_ROLE_ADMIN | HL_ROLE_UNIT)) return;
+    const hl_jv_t *o = gw_body_object(r);
+    fields_t f;
+    if (!o || !fields_of(r, o, &f)) return;
+    if (r->tok.role == HL_ROLE_UNIT) {
+        if (f.unit && strcmp(f.unit, r->tok.unit) != 0) {
+            gw_reply_error(r, 403, "forbidden", "a unit writes entries for itself only");
+            return;
+        }
+        f.unit = r->tok.unit;
+    }
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    char by[96];
+    who(r, by);
+    const char *p[11] = {f.title,    f.variants, f.answer, f.legal ? f.legal : "", f.category, f.unit, *f.from ? f.from : NULL,
+                         *f.to ? f.to : NULL, f.review, by, NULL};
+    PGresult *res = query(r, pg,
+                          "INSERT INTO kb_entries (title, variants, answer, legal_basis, category, unit, valid_from, "
+                          "valid_to, review_at, updated_by, change) VALUES ($1, ARRAY(SELECT json_array_elements_text($2::json)), "
+                          "$3, $4, $5, $6, to_timestamp($7::bigint / 1000.0), to_timestamp($8::bigint / 1000.0), $9::date, $10, "
+                          "'create') RETURNING id, version, status",
+                          10, p);
+    if (!res) return;
+    answer_entry(r, res, 201);
+    PQclear(res);
+}
+
+static void update(gw_req_t *r, const char *id)
+{
+    if (!gw_authenticate(r, HL_ROLE_OFFICE | HL_ROLE_ADMIN | HL_ROLE_UNIT)) return;
+    const hl_jv_t *o = gw_body_object(r);
+    fields_t f;
+    char ver[16], unit[64], status[16];
+    int now;
+    if (!o || !fields_of(r, o, &f) || !expected_version(r, o, ver)) return;
+    PGconn *pg = pg_of(r);
+    if (!pg || !current(r, pg, id, &now, unit, status)) return;
+    if (r->tok.role == HL_ROLE_UNIT && (strcmp(unit, r->tok.unit) != 0 || (f.unit && strcmp(f.unit, r->tok.unit) != 0))) {
+        gw_reply_error(r, 403, "forbidden", "a unit edits its own entries only");
+        return;
+    }
+    if (strcmp(status, "retired") == 0) {
+        gw_reply_error(r, 409, "conflict", "entry %s is retired; write a new one", id);
+        return;
+    }
+    char by[96];
+    who(r, by);
+    const char *p[12] = {id, ver, f.title, f.variants, f.answer, f.legal ? f.legal : "", f.category,
+                         r->tok.role == HL_ROLE_UNIT ? r->tok.unit : f.unit, *f.from ? f.from : NULL,
+                         *f.to ? f.to : NULL, f.review, by};
+    PGresult *res = query(r, pg,
+                          "UPDATE kb_entries SET version = version + 1, title = $3, "
+                          "variants = ARRAY(SELECT json_array_elements_text($4::json)), answer = $5, legal_basis = $6, "
+                          "category = $7, unit = coalesce($8, unit), valid_from = to_timestamp($9::bigint / 1000.0), "
+                          "valid_to = to_timestamp($10::bigint / 1000.0), review_at = $11::date, updated_at = now(), "
+                          "updated_by = $12, change = 'update' WHERE id = $1 AND version = $2 RETURNING id, version, status",
+                          12, p);
+    answer_edit(r, res, id, now);
+}
+
+static void set_status(gw_req_t *r, const char *id, bool publish)
+{
+    int roles = publish ? HL_ROLE_OFFICE | HL_ROLE_ADMIN : HL_ROLE_OFFICE | HL_ROLE_ADMIN | HL_ROLE_UNIT;
+    if (!gw_authenticate(r, roles)) return;
+    const hl_jv_t *o = gw_body_object(r);
+    static const char *const allowed[] = {"version", NULL};
+    char ver[16], unit[64], status[16];
+    int now;
+    if (!o || !gw_only(r, o, allowed, "the request") || !expected_version(r, o, ver)) return;
+    PGconn *pg = pg_of(r);
+    if (!pg || !current(r, pg, id, &now, unit, status)) return;
+    if (r->tok.role == HL_ROLE_UNIT && strcmp(unit, r->tok.unit) != 0) {
+        gw_reply_error(r, 403, "forbidden", "a unit retires its own entries only");
+        return;
+    }
+    const char *to = publish ? "published" : "retired";
+    if (strcmp(status, to) == 0) {
+        gw_reply_error(r, 409, "conflict", "entry %s is %s already", id, to);
+        return;
+    }
+    char by[96];
+    who(r, by);
+    const char *p[4] = {id, ver, to, by};
+    PGresult *res = query(r, pg,
+                          "UPDATE kb_entries SET version = version + 1, status = $3, updated_at = now(), updated_by = $4, "
+                          "change = CASE $3 WHEN 'published' THEN 'publish' ELSE 'retire' END "
+                          "WHERE id = $1 AND version = $2 RETURNING id, version, status",
+                          4, p);
+    answer_edit(r, res, id, now);
+}
+
+/* ------------------------------------------------------------ routes */
+
+void gw_kb_api(gw_req_t *r, const char *path)
+{
+    bool get = strcmp(r->method, "GET") == 0, post = strcmp(r->method, "POST") == 0,
+         put = strcmp(r->method, "PUT") == 0;
+    if (strcmp(path, "") == 0) {
+        if (post) create(r);
+        else gw_not_allowed(r, "POST");
+        return;
+    }
+    if (strcmp(path, "/search") == 0) {
+        if (get) search(r);
+        else gw_not_allowed(r, "GET");
+        return;
+    }
+    const char *id = path + 1;
+    size_t n = strspn(id, "0123456789");
+    if (path[0] != '/' || n == 0 || n > 18 || (id[n] != '\0' && id[n] != '/')) {
+        gw_reply_error(r, 404, "not_found", "no such resource");
+        return;
+    }
+    char num[24];
+    snprintf(num, sizeof num, "%.*s", (int)n, id);
+    const char *rest = id + n;
+    if (!*rest) {
+        if (get) show(r, num);
+        else if (put) update(r, num);
+        else gw_not_allowed(r, "GET, PUT");
+    } else if (strcmp(rest, "/history") == 0) {
+        if (get) history(r, num);
+        else gw_not_allowed(r, "GET");
+    } else if (strcmp(rest, "/publish") == 0 || strcmp(rest, "/retire") == 0) {
+        if (post) set_status(r, num, rest[1] == 'p');
+        else gw_not_allowed(r, "POST");
+    } else {
+        gw_reply_error(r, 404, "not_found", "no such resource");
+    }
+}
