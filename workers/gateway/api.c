@@ -451,7 +451,7 @@ static json_t *kb_json(gw_req_t *r)
     const hl_jv_t *t = hl_json_get(r->json.v, "title"), *b = hl_json_get(r->json.v, "body");
     size_t limit = (size_t)r->gw->conf.gw_kb_suggestions;
     if (!limit) return json_array();
-    char q[2048];
+    char q[384]; /* the title and the body's head (~120 characters): enough to match, cheap to score */
     int n = snprintf(q, sizeof q, "%s %s", t && t->type == HL_JSON_STRING ? t->str : "",
                      b && b->type == HL_JSON_STRING ? b->str : "");
     size_t len = n < 0 ? 0 : (size_t)n < sizeof q ? (size_t)n : sizeof q - 1;
