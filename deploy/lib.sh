@@ -16,6 +16,15 @@ HL_PACKAGES="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev prot
 hl_say() { printf '\033[1m[hotline]\033[0m %s\n' "$*" >&2; }
 hl_die() { printf '[hotline] error: %s\n' "$*" >&2; exit 1; }
 
+# hl_machine: the machine a benchmark ran on, as key=value lines.
+hl_machine() {
+    echo "machine=$(hostname)"
+    echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+    echo "cores=$(nproc)"
+    echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+    echo "kernel=$(uname -r)"
+}
+
 # Install the Debian packages that are missing (needs root; idempotent).
 hl_install_deps() {
     local missing=() p

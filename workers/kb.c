@@ -28,6 +28,7 @@
 #include "hotline/conf.h"
 #include "hotline/csv.h"
 #include "hotline/kbindex.h"
+#include "hotline/kbstore.h"
 #include "hotline/utf8.h"
 
 extern char **environ;
@@ -189,23 +190,16 @@ done:
 
 static int search(PGconn *c, const char *text, const char *category, long limit)
 {
-    PGresult *r = PQexec(c, "SELECT id, version, title, array_to_string(variants, E'\\n'), answer, "
-                            "coalesce(category, ''), coalesce((extract(epoch FROM valid_from) * 1000)::bigint, 0), "
-                            "coalesce((extract(epoch FROM valid_to) * 1000)::bigint, 0) "
-                            "FROM kb_entries WHERE status = 'published'");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "hotline-kb: %s", PQresultErrorMessage(r));
-        PQclear(r);
+    char err[HL_ERR_LEN];
+    PGresult *r = hl_kbstore_query(c, NULL, 0, err);
+    if (!r) {
+        fprintf(stderr, "hotline-kb: %s\n", err);
         return 1;
     }
     hl_kbindex_t *ix = hl_kbindex_new();
-    for (int i = 0; i < PQntuples(r); i++) {
-        hl_kb_entry_t e = {atoll(PQgetvalue(r, i, 0)), atoi(PQgetvalue(r, i, 1)), PQgetvalue(r, i, 2),
-                           PQgetvalue(r, i, 3),        PQgetvalue(r, i, 4),       PQgetvalue(r, i, 5),
-                           atoll(PQgetvalue(r, i, 6)), atoll(PQgetvalue(r, i, 7))};
-        if (hl_kbindex_put(ix, &e) != 0) fprintf(stderr, "hotline-kb: entry %s is not UTF-8; left out\n", PQgetvalue(r, i, 0));
-    }
+    size_t skipped = hl_kbstore_apply(ix, r);
     PQclear(r);
+    if (skipped) fprintf(stderr, "hotline-kb: %zu entries are not UTF-8; left out\n", skipped);
     hl_kbscratch_t s = {0};
     hl_kb_hit_t hits[50];
     size_t n = hl_kbindex_search(ix, &s, text, strlen(text), category, hl_now_ms(), 0.0f, hits, (size_t)limit);

@@ -28,9 +28,7 @@ X=$PWD/build/tests/bench/bench_tfidf_export
 T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench-classify.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-echo "machine=$(hostname)"
-echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "cores=$(nproc)"
+hl_machine
 echo "data=$(basename "$DATA") rows=$(($(wc -l <"$DATA") - 1))"
 
 # macro-F1 and accuracy of liblinear predictions against a libsvm file's labels.

@@ -46,11 +46,7 @@ trap cleanup EXIT
 DATA=$PWD/../shared/data/citizen_messages_train.csv
 if [ -r "$DATA" ]; then CSV=(--csv "$DATA"); RAWCSV=(-f "$DATA"); data=real; else CSV=(); RAWCSV=(); data=synthetic; fi
 
-echo "machine=$(hostname)"
-echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "cores=$(nproc)"
-echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
-echo "kernel=$(uname -r)"
+hl_machine
 echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
 echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
 echo "data=$data"

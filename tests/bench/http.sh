@@ -83,11 +83,7 @@ with open(out, "w", encoding="utf-8") as f:
                            ensure_ascii=False) + "\n")
 PY
 
-echo "machine=$(hostname)"
-echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "cores=$(nproc)"
-echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
-echo "kernel=$(uname -r)"
+hl_machine
 echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
 echo "libmicrohttpd=$(dpkg-query -W -f='${Version}' libmicrohttpd12 2>/dev/null || echo '?')"
 echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"

@@ -26,8 +26,5 @@ done
 D=$PWD/../shared/data
 [ -r "$D/official_replies.csv" ] || hl_die "$D/official_replies.csv is needed (the shared data beside the repository)"
 hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-echo "machine=$(hostname)"
-echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "cores=$(nproc)"
-echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+hl_machine
 build/tests/bench/bench_kb -r "$D/official_replies.csv" -t "$D/citizen_messages_train.csv" -n "$N" -q "$Q"

@@ -47,11 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "machine=$(hostname)"
-echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "cores=$(nproc)"
-echo "memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
-echo "kernel=$(uname -r)"
+hl_machine
 echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
 echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
 echo "tickets=$N"

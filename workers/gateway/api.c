@@ -566,7 +566,6 @@ static void get_ticket(gw_req_t *r, const char *no)
         return;
     }
     snprintf(r->ticket, sizeof r->ticket, "%.31s", no);
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a;
     char id[96];
@@ -575,10 +574,7 @@ static void get_ticket(gw_req_t *r, const char *no)
     q.actor = &a;
     q.ticket = r->ticket;
     q.reveal_reason = (char *)(reveal ? reveal : "");
-    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
-    env.query = &q;
-    gw_call(r, &env);
-    gw_wait(r, finish_get);
+    gw_query(r, &q, finish_get);
 }
 
 static void csv_field(hl_buf_t *b, const char *s, bool last)
@@ -677,7 +673,6 @@ static void list_tickets(gw_req_t *r)
         }
     }
     if (r->tok.role == HL_ROLE_UNIT && !unit) unit = r->tok.unit; /* a unit lists its own */
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a;
     char id[96];
@@ -691,10 +686,7 @@ static void list_tickets(gw_req_t *r)
     q.to = to;
     q.before = before;
     q.limit = (int32_t)lim;
-    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
-    env.query = &q;
-    gw_call(r, &env);
-    gw_wait(r, finish_list);
+    gw_query(r, &q, finish_list);
 }
 
 /* ------------------------------------------------------------ actions */
@@ -843,7 +835,6 @@ static void progress(gw_req_t *r)
     }
     snprintf(r->ticket, sizeof r->ticket, "%s", no);
     snprintf(r->key, sizeof r->key, "%s", tail);
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a = HOTLINE__ACTOR__INIT;
     a.role = "system";
@@ -852,10 +843,7 @@ static void progress(gw_req_t *r)
     q.actor = &a;
     q.ticket = r->ticket;
     q.phone_tail = r->key;
-    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
-    env.query = &q;
-    gw_call(r, &env);
-    gw_wait(r, finish_progress);
+    gw_query(r, &q, finish_progress);
 }
 
 /* ------------------------------------------------------------ small ones */

@@ -152,6 +152,8 @@ void gw_call(gw_req_t *r, Hotline__Envelope *env);
 /* Wait for every staged call's answer, then finish(r) runs (in an HTTP
  * loop) with r->ans[] (NULL and r->timed_out[i] when none came). */
 void gw_wait(gw_req_t *r, gw_finish_fn finish);
+/* The two for a query: send q to the router, then finish(r) with its answer. */
+void gw_query(gw_req_t *r, Hotline__Query *q, gw_finish_fn finish);
 
 /* An Ack's status as HTTP, with a JSON error body written unless OK. Returns
  * true for OK. */

@@ -139,6 +139,15 @@ void gw_wait(gw_req_t *r, gw_finish_fn finish)
     r->finish = finish;
 }
 
+void gw_query(gw_req_t *r, Hotline__Query *q, gw_finish_fn finish)
+{
+    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
+    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
+    env.query = q;
+    gw_call(r, &env);
+    gw_wait(r, finish);
+}
+
 /* ------------------------------------------------------------ times */
 
 const char *gw_time(const gw_t *gw, int64_t ms, char buf[40])

@@ -25,6 +25,7 @@
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/kbstore.h"
 #include "hotline/utf8.h"
 
 #include "gateway.h"
@@ -57,43 +58,13 @@ void gw_kb_free(gw_kb_t **self_p)
 
 /* ------------------------------------------------------------ loading */
 
-#define ENTRY_COLUMNS                                                                                         \
-    "id, version, title, array_to_string(variants, E'\\n'), answer, coalesce(category, ''), "                 \
-    "coalesce((extract(epoch FROM valid_from) * 1000)::bigint, 0), "                                           \
-    "coalesce((extract(epoch FROM valid_to) * 1000)::bigint, 0), status"
-
-static int put_rows(hl_kbindex_t *ix, PGresult *res, int64_t *skipped)
-{
-    for (int i = 0; i < PQntuples(res); i++) {
-        int64_t id = atoll(PQgetvalue(res, i, 0));
-        if (strcmp(PQgetvalue(res, i, 8), "published") != 0) {
-            hl_kbindex_remove(ix, id);
-            continue;
-        }
-        hl_kb_entry_t e = {id,
-                           atoi(PQgetvalue(res, i, 1)),
-                           PQgetvalue(res, i, 2),
-                           PQgetvalue(res, i, 3),
-                           PQgetvalue(res, i, 4),
-                           PQgetvalue(res, i, 5),
-                           atoll(PQgetvalue(res, i, 6)),
-                           atoll(PQgetvalue(res, i, 7))};
-        if (hl_kbindex_put(ix, &e) != 0) (*skipped)++;
-    }
-    return 0;
-}
-
 int gw_kb_load(gw_kb_t *kb, PGconn *pg, char err[HL_ERR_LEN])
 {
-    int64_t t0 = hl_mono_us(), skipped = 0;
-    PGresult *res = PQexec(pg, "SELECT " ENTRY_COLUMNS " FROM kb_entries WHERE status = 'published'");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, HL_ERR_LEN, "knowledge base: %s", PQresultErrorMessage(res));
-        PQclear(res);
-        return HL_EIO;
-    }
+    int64_t t0 = hl_mono_us();
+    PGresult *res = hl_kbstore_query(pg, NULL, 0, err);
+    if (!res) return HL_EIO;
     hl_kbindex_t *fresh = hl_kbindex_new();
-    put_rows(fresh, res, &skipped);
+    size_t skipped = hl_kbstore_apply(fresh, res);
     PQclear(res);
     pthread_rwlock_wrlock(&kb->lock);
     hl_kbindex_t *old = kb->ix;
@@ -108,25 +79,10 @@ int gw_kb_load(gw_kb_t *kb, PGconn *pg, char err[HL_ERR_LEN])
 int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size_t n, char err[HL_ERR_LEN])
 {
     if (n > KB_REFRESH_MAX) return gw_kb_load(kb, pg, err);
-    hl_buf_t arr = HL_BUF_INIT;
-    hl_buf_putc(&arr, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i) hl_buf_putc(&arr, ',');
-        hl_buf_put_i64(&arr, ids[i]);
-    }
-    hl_buf_putc(&arr, '}');
-    const char *p[1] = {arr.data};
-    PGresult *res =
-        PQexecParams(pg, "SELECT " ENTRY_COLUMNS " FROM kb_entries WHERE id = ANY($1::bigint[])", 1, NULL, p, NULL, NULL, 0);
-    hl_buf_free(&arr);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, HL_ERR_LEN, "knowledge base: %s", PQresultErrorMessage(res));
-        PQclear(res);
-        return HL_EIO;
-    }
-    int64_t skipped = 0;
+    PGresult *res = hl_kbstore_query(pg, ids, n, err);
+    if (!res) return HL_EIO;
     pthread_rwlock_wrlock(&kb->lock);
-    put_rows(kb->ix, res, &skipped);
+    hl_kbstore_apply(kb->ix, res);
     pthread_rwlock_unlock(&kb->lock);
     PQclear(res);
     return 0;
@@ -232,13 +188,18 @@ static json_t *entry_json(gw_req_t *r, PGresult *res, int i, const char *when, c
     return o;
 }
 
+static void unavailable(gw_req_t *r)
+{
+    gw_reply_error(r, 503, "unavailable", "the knowledge base cannot be reached; try again");
+    gw_add_header(r, "Retry-After", "1");
+}
+
 static PGconn *pg_of(gw_req_t *r)
 {
     char err[HL_ERR_LEN];
     PGconn *pg = gw_loop_pg(r->loop, err);
     if (!pg) {
-        gw_reply_error(r, 503, "unavailable", "the knowledge base cannot be reached; try again");
-        gw_add_header(r, "Retry-After", "1");
+        unavailable(r);
     }
     return pg;
 }
@@ -255,8 +216,7 @@ static PGresult *query(gw_req_t *r, PGconn *pg, const char *sql, int n, const ch
     } else if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) {
         gw_reply_error(r, 400, "invalid", "the entry breaks a rule: %.200s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
     } else if (PQstatus(pg) != CONNECTION_OK) {
-        gw_reply_error(r, 503, "unavailable", "the knowledge base cannot be reached; try again");
-        gw_add_header(r, "Retry-After", "1");
+        unavailable(r);
     } else {
         hl_error("knowledge base: %s", PQresultErrorMessage(res));
         gw_reply_error(r, 500, "internal", "the knowledge base could not do this");

@@ -211,17 +211,13 @@ static void finish_list(gw_req_t *r)
 
 static void list_query(gw_req_t *r, Hotline__Query *q)
 {
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     Hotline__Actor a = HOTLINE__ACTOR__INIT;
     a.role = "system";
     a.id = "open311";
     q->kind = HOTLINE__QUERY_KIND__QUERY_LIST;
     q->actor = &a;
     q->public_ = true;
-    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
-    env.query = q;
-    gw_call(r, &env);
-    gw_wait(r, finish_list);
+    gw_query(r, q, finish_list);
 }
 
 static void get_requests(gw_req_t *r)
@@ -323,7 +319,6 @@ static void get_token(gw_req_t *r, const char *token)
         return;
     }
     snprintf(r->key, sizeof r->key, "%s", token);
-    Hotline__Envelope env = HOTLINE__ENVELOPE__INIT;
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a = HOTLINE__ACTOR__INIT;
     a.role = "system";
@@ -332,10 +327,7 @@ static void get_token(gw_req_t *r, const char *token)
     q.actor = &a;
     q.key = r->key;
     q.public_ = true;
-    env.body_case = HOTLINE__ENVELOPE__BODY_QUERY;
-    env.query = &q;
-    gw_call(r, &env);
-    gw_wait(r, finish_token);
+    gw_query(r, &q, finish_token);
 }
 
 /* ------------------------------------------------------------ POST */
