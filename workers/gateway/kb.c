@@ -397,12 +397,20 @@ static void answer_entry(gw_req_t *r, PGresult *res, int status)
 }
 
 /* The answer to an UPDATE ... WHERE version = expected RETURNING (res may be
- * NULL: answered already): no row means someone else changed it first. */
-static void answer_edit(gw_req_t *r, PGresult *res, const char *id, int now)
+ * NULL: answered already): no row means someone else changed it first; the
+ * version is read again for the message (the one read before the UPDATE may
+ * be the one both editors saw). */
+static void answer_edit(gw_req_t *r, PGconn *pg, PGresult *res, const char *id)
 {
     if (!res) return;
-    if (PQntuples(res) == 0) gw_reply_error(r, 409, "conflict", "entry %s changed meanwhile (now version %d); reload it", id, now);
-    else answer_entry(r, res, 200);
+    if (PQntuples(res) > 0) {
+        answer_entry(r, res, 200);
+    } else {
+        int now;
+        char unit[64], status[16];
+        if (current(r, pg, id, &now, unit, status))
+            gw_reply_error(r, 409, "conflict", "entry %s changed meanwhile (now version %d); reload it", id, now);
+    }
     PQclear(res);
 }
 
@@ -466,7 +474,7 @@ static void update(gw_req_t *r, const char *id)
                           "valid_to = to_timestamp($10::bigint / 1000.0), review_at = $11::date, updated_at = now(), "
                           "updated_by = $12, change = 'update' WHERE id = $1 AND version = $2 RETURNING id, version, status",
                           12, p);
-    answer_edit(r, res, id, now);
+    answer_edit(r, pg, res, id);
 }
 
 static void set_status(gw_req_t *r, const char *id, bool publish)
@@ -497,7 +505,7 @@ static void set_status(gw_req_t *r, const char *id, bool publish)
                           "change = CASE $3 WHEN 'published' THEN 'publish' ELSE 'retire' END "
                           "WHERE id = $1 AND version = $2 RETURNING id, version, status",
                           4, p);
-    answer_edit(r, res, id, now);
+    answer_edit(r, pg, res, id);
 }
 
 /* ------------------------------------------------------------ routes */
