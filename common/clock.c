@@ -161,3 +161,18 @@ int hl_iso8601_parse(const char *s, int64_t *ms)
           (int64_t)sign * (oh * 60 + om) * 60000;
     return 0;
 }
+
+int hl_time_parse(const char *s, int offset_min, int64_t *ms)
+{
+    if (!s || !*s) return HL_EINVAL;
+    if (strlen(s) == 10 && s[4] == '-' && s[7] == '-') {
+        int y;
+        unsigned m, d;
+        char tail;
+        if (sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+            return HL_EINVAL;
+        *ms = hl_days_from_civil(y, m, d) * 86400000 - (int64_t)offset_min * 60000;
+        return 0;
+    }
+    return hl_iso8601_parse(s, ms);
+}

@@ -388,12 +388,16 @@ static int g_contact(ctx_t *c)
     return 0;
 }
 
+static int kb_cited(ctx_t *c);
+
 static int g_reply(ctx_t *c)
 {
     const char *text = hl_act_get(c->a, "text");
     if (!has_text(text)) return fail(c, HL_EINVAL, "a reply needs text (what was done)");
     if (!has_text(c->a->reason_code))
         return fail(c, HL_EINVAL, "a reply needs a result code (reason_code: resolved, explained, ...)");
+    int rc = kb_cited(c);
+    if (rc) return rc;
     c->t->replied_at = c->a->now;
     tell(c, "review", "");
     return 0;
@@ -418,6 +422,57 @@ static int g_review_reject(ctx_t *c)
     return 0;
 }
 
+/* A rating (resolution and satisfaction from their lists) into the ticket;
+ * 1 when the action carries none. */
+static int rating(ctx_t *c)
+{
+    hl_ticket_t *t = c->t;
+    const char *res = hl_act_get(c->a, "resolution"), *sat = hl_act_get(c->a, "satisfaction");
+    static const char *resolutions[] = {"resolved", "partly", "unresolved"};
+    static const char *satisfactions[] = {"satisfied", "basically", "dissatisfied"};
+    bool r_ok = false, s_ok = false;
+    for (int i = 0; i < 3; i++) {
+        r_ok |= res && strcmp(res, resolutions[i]) == 0;
+        s_ok |= sat && strcmp(sat, satisfactions[i]) == 0;
+    }
+    if (!r_ok || !s_ok)
+        return fail(c, HL_EINVAL, "a rating needs resolution (resolved, partly, unresolved) and "
+                                  "satisfaction (satisfied, basically, dissatisfied)");
+    copy(t->resolution, sizeof t->resolution, res);
+    copy(t->satisfaction, sizeof t->satisfaction, sat);
+    return 0;
+}
+
+/* The number of comma-separated positive whole numbers of at most `digits`
+ * digits in s, or -1. */
+static int count_numbers(const char *s, size_t digits)
+{
+    int n = 0;
+    for (;;) {
+        size_t d = strspn(s, "0123456789");
+        if (d == 0 || d > digits || s[0] == '0') return -1;
+        n++;
+        s += d;
+        if (*s == '\0') return n;
+        if (*s++ != ',') return -1;
+    }
+}
+
+/* The knowledge-base entries an answer came from, if it names any: kb_entry
+ * "12" or "12,40", and kb_version of the same count ("3" or "3,1") or none
+ * (the last published versions). The event keeps them; migration 009's
+ * trigger records each as a use. */
+static int kb_cited(ctx_t *c)
+{
+    const char *e = hl_act_get(c->a, "kb_entry"), *v = hl_act_get(c->a, "kb_version");
+    if (!e && !v) return 0;
+    int ne = e ? count_numbers(e, 18) : -1, nv = v ? count_numbers(v, 9) : ne;
+    if (ne < 1 || ne != nv || ne > HL_KB_CITED_MAX)
+        return fail(c, HL_EINVAL, "kb_entry names up to %d knowledge-base entries (\"12,40\"), and kb_version "
+                                  "their versions if given (\"3,1\")", HL_KB_CITED_MAX);
+    return 0;
+}
+
 static int g_callback(ctx_t *c)
 {
     hl_ticket_t *t = c->t;
@@ -425,19 +480,8 @@ static int g_callback(ctx_t *c)
     const char *outcome = hl_act_get(c->a, "outcome");
     if (!outcome) return fail(c, HL_EINVAL, "a callback needs an outcome: rated, unreachable or declined");
     if (strcmp(outcome, "rated") == 0) {
-        const char *res = hl_act_get(c->a, "resolution"), *sat = hl_act_get(c->a, "satisfaction");
-        static const char *resolutions[] = {"resolved", "partly", "unresolved"};
-        static const char *satisfactions[] = {"satisfied", "basically", "dissatisfied"};
-        bool r_ok = false, s_ok = false;
-        for (int i = 0; i < 3; i++) {
-            r_ok |= res && strcmp(res, resolutions[i]) == 0;
-            s_ok |= sat && strcmp(sat, satisfactions[i]) == 0;
-        }
-        if (!r_ok || !s_ok)
-            return fail(c, HL_EINVAL, "a rating needs resolution (resolved, partly, unresolved) and "
-                                      "satisfaction (satisfied, basically, dissatisfied)");
-        copy(t->resolution, sizeof t->resolution, res);
-        copy(t->satisfaction, sizeof t->satisfaction, sat);
+        int rc = rating(c);
+        if (rc) return rc;
     } else if (strcmp(outcome, "unreachable") == 0) {
         t->callback_attempts++;
     } else if (strcmp(outcome, "declined") == 0) {
@@ -491,6 +535,15 @@ static int g_end(ctx_t *c)
     if (rc) return rc;
     c->t->closed_at = c->a->now;
     return 0;
+}
+
+/* 直接办结: the answer given, the entries it came from, and the requester's
+ * rating on the spot (一次一评) when there is one. */
+static int g_close_direct(ctx_t *c)
+{
+    int rc = kb_cited(c);
+    if (!rc && (hl_act_get(c->a, "resolution") || hl_act_get(c->a, "satisfaction"))) rc = rating(c);
+    return rc ? rc : g_end(c);
 }
 
 static int g_merge(ctx_t *c)
@@ -604,7 +657,7 @@ static const row_t table[] = {
     {HOTLINE__ACTION_KIND__ACTION_CONTACT, ST(SIGNED) | ST(IN_PROGRESS), HOTLINE__STATE__STATE_IN_PROGRESS,
      R_UNIT | R_ADMIN, "method (phone, sms, visit, ...); note", "the lead unit records contact with the requester (先行联系)", g_contact},
     {HOTLINE__ACTION_KIND__ACTION_REPLY, ST(SIGNED) | ST(IN_PROGRESS), HOTLINE__STATE__STATE_REPLIED,
-     R_UNIT | R_ADMIN, "reason_code (result), text",
+     R_UNIT | R_ADMIN, "reason_code (result), text; kb_entry, kb_version when it cites the KB",
      "the lead unit answers (an assisting unit's reply goes to the lead instead)", g_reply},
     {HOTLINE__ACTION_KIND__ACTION_REVIEW_ACCEPT, ST(REPLIED), HOTLINE__STATE__STATE_CALLBACK, R_OFFICE | R_ADMIN,
      "", "the office accepts the reply (回复审核); the callback clock starts", g_review_accept},
@@ -632,8 +685,8 @@ static const row_t table[] = {
      R_AGENT | R_OFFICE | R_ADMIN, "reason_code (litigation, petition, jurisdiction, ...), reason",
      "outside the hotline's scope (不予受理); the requester is told where to go", g_not_accepted},
     {HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT, AT_CENTER, HOTLINE__STATE__STATE_CLOSED_DIRECT,
-     R_AGENT | R_OFFICE | R_ADMIN, "reason (the answer given); kb_entry, kb_version when from the KB",
-     "answered at first contact (直接办结), e.g. from the knowledge base", g_end},
+     R_AGENT | R_OFFICE | R_ADMIN, "reason (the answer given); kb_entry, kb_version when from the KB; resolution, satisfaction (一次一评)",
+     "answered at first contact (直接办结), e.g. from the knowledge base", g_close_direct},
     {HOTLINE__ACTION_KIND__ACTION_ARCHIVE, ST(CLOSED), HOTLINE__STATE__STATE_ARCHIVED,
      R_SYSTEM | R_OFFICE | R_ADMIN, "", "freeze a closed ticket after the review window (归档)", g_archive},
     {HOTLINE__ACTION_KIND__ACTION_NOTIFY, CLOCKED, 0, R_SYSTEM | R_OFFICE | R_SUPER | R_ADMIN,

@@ -4,6 +4,10 @@
  *   hotline-kb search TEXT [--category CODE] [--limit N]
  *   hotline-kb list [--status S] [--unit CODE]
  *   hotline-kb show ID
+ *   hotline-kb history ID
+ *   hotline-kb report [--from D] [--to D] [--unit CODE] [--category CODE]
+ *   hotline-kb gaps [--days N] [--unit CODE] [--category CODE]
+ *   hotline-kb publish|retire ID [--version N] [--by NAME]
  *
  * Import reads either the official replies' layout (title, body, reply: the
  * message title becomes the question and the reply the answer) or our own
@@ -27,6 +31,8 @@
 #include "hotline/clock.h"
 #include "hotline/conf.h"
 #include "hotline/csv.h"
+#include "hotline/kbeffect.h"
+#include "hotline/kbgaps.h"
 #include "hotline/kbindex.h"
 #include "hotline/kbstore.h"
 #include "hotline/utf8.h"
@@ -37,8 +43,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: hotline-kb [options] COMMAND\n"
-            "The knowledge base (咨询问答知识库): import, search and read entries. Edits and\n"
-            "publishing go through the gateway's API (/api/v1/kb), with its roles.\n"
+            "The knowledge base (咨询问答知识库): import, search, read, publish and retire entries,\n"
+            "and report how answers worked. Writing and editing entries goes through the gateway's\n"
+            "API (/api/v1/kb) and console, with their roles.\n"
             "\n"
             "Commands:\n"
             "  import FILE.csv      store the entries of a CSV file, published (--draft: as drafts).\n"
@@ -50,15 +57,28 @@ static void usage(FILE *out)
             "  search TEXT          the best published entries valid now for TEXT\n"
             "  list                 entries (id, version, status, unit, category, title)\n"
             "  show ID              one entry with its answer\n"
+            "  history ID           every version of an entry: who changed what, when\n"
+            "  report               how answers worked: per entry and per ticket category, uses\n"
+            "                       (direct closures, reply citations), repeat contacts within\n"
+            "                       kb.repeat_days, ratings; flags failing and past-review entries\n"
+            "  gaps                 clusters of recent consultations no entry answers well\n"
+            "  publish ID, retire ID  serve an entry (a draft, or a retired one again), or stop\n"
+            "                       serving it; recorded as --by (from a shell on the server: no\n"
+            "                       roles; the API checks them)\n"
             "\n"
             "Options:\n"
             "  --draft              import: store drafts for review instead of published entries\n"
-            "  --by NAME            import: who is recorded as the author (default: hotline-kb)\n"
-            "  --category CODE      search: only this category (and its subcategories)\n"
-            "  --limit N            search: at most N results (default 5, at most 50)\n"
+            "  --by NAME            import, publish, retire: who is recorded (default: hotline-kb)\n"
+            "  --version N          publish, retire: only if the entry is still at version N\n"
+            "  --category CODE      search, report, gaps: only this category (and its subcategories)\n"
+            "  --limit N            search: at most N results (default 5, at most 50); report:\n"
+            "                       entries (default 200); gaps: clusters (default 20)\n"
+            "  --from D, --to D     report: uses in [from, to) (dates or ISO 8601; default the\n"
+            "                       last 30 days)\n"
+            "  --days N             gaps: consultations of the last N days (default kb.gap_days)\n"
             "  --status S           list: only draft, published or retired entries\n"
-            "  --unit CODE          list: only this unit's entries\n"
-            "  -c, --config FILE    settings file (postgres.conninfo)\n"
+            "  --unit CODE          list, report: only this unit's entries; gaps: its gaps\n"
+            "  -c, --config FILE    settings file (postgres.conninfo, [kb])\n"
             "  -s, --set S.K=V      override one setting\n"
             "  -h, --help           this text\n"
             "\n"
@@ -188,18 +208,27 @@ done:
 
 /* ------------------------------------------------------------ reads */
 
-static int search(PGconn *c, const char *text, const char *category, long limit)
+/* The index of the published entries, as the gateway builds it; NULL when
+ * PostgreSQL fails. */
+static hl_kbindex_t *load_index(PGconn *c)
 {
     char err[HL_ERR_LEN];
     PGresult *r = hl_kbstore_query(c, NULL, 0, err);
     if (!r) {
         fprintf(stderr, "hotline-kb: %s\n", err);
-        return 1;
+        return NULL;
     }
     hl_kbindex_t *ix = hl_kbindex_new();
     size_t skipped = hl_kbstore_apply(ix, r);
     PQclear(r);
     if (skipped) fprintf(stderr, "hotline-kb: %zu entries are not UTF-8; left out\n", skipped);
+    return ix;
+}
+
+static int search(PGconn *c, const char *text, const char *category, long limit)
+{
+    hl_kbindex_t *ix = load_index(c);
+    if (!ix) return 1;
     hl_kbscratch_t s = {0};
     hl_kb_hit_t hits[50];
     size_t n = hl_kbindex_search(ix, &s, text, strlen(text), category, hl_now_ms(), 0.0f, hits, (size_t)limit);
@@ -232,29 +261,175 @@ static int list(PGconn *c, const char *status, const char *unit)
     return 0;
 }
 
-static int show(PGconn *c, const char *id)
+/* The rows of sql ($1: entry id); NULL (told) when it fails or finds none. */
+static PGresult *by_id(PGconn *c, const char *sql, const char *id)
 {
     const char *p[] = {id};
-    PGresult *r = PQexecParams(c,
-                               "SELECT id, version, status, coalesce(unit, '-'), coalesce(category, '-'), title, "
-                               "array_to_string(variants, ' | '), answer, legal_basis, coalesce(valid_from::text, '-'), "
-                               "coalesce(valid_to::text, '-'), coalesce(review_at::text, '-'), updated_at, updated_by "
-                               "FROM kb_entries WHERE id = $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
-    int rc = 1;
+    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         fprintf(stderr, "hotline-kb: %s", PQresultErrorMessage(r));
     } else if (PQntuples(r) == 0) {
         fprintf(stderr, "hotline-kb: no entry %s\n", id);
     } else {
-        static const char *const names[] = {"id", "version", "status", "unit", "category", "title", "variants",
-                                            "answer", "legal_basis", "valid_from", "valid_to", "review_at",
-                                            "updated_at", "updated_by"};
-        for (int k = 0; k < 14; k++) printf("%-12s %s\n", names[k], PQgetvalue(r, 0, k));
-        rc = 0;
+        return r;
+    }
+    PQclear(r);
+    return NULL;
+}
+
+static int show(PGconn *c, const char *id)
+{
+    PGresult *r = by_id(c,
+                        "SELECT id, version, status, coalesce(unit, '-'), coalesce(category, '-'), title, "
+                        "array_to_string(variants, ' | '), answer, legal_basis, coalesce(valid_from::text, '-'), "
+                        "coalesce(valid_to::text, '-'), coalesce(review_at::text, '-'), updated_at, updated_by "
+                        "FROM kb_entries WHERE id = $1::bigint",
+                        id);
+    if (!r) return 1;
+    static const char *const names[] = {"id",        "version",     "status",     "unit",     "category",
+                                        "title",     "variants",    "answer",     "legal_basis", "valid_from",
+                                        "valid_to",  "review_at",   "updated_at", "updated_by"};
+    for (int k = 0; k < 14; k++) printf("%-12s %s\n", names[k], PQgetvalue(r, 0, k));
+    PQclear(r);
+    return 0;
+}
+
+static int history(PGconn *c, const char *id)
+{
+    PGresult *r = by_id(c,
+                        "SELECT version, status, change, changed_at, changed_by, title FROM kb_versions "
+                        "WHERE entry_id = $1::bigint ORDER BY version",
+                        id);
+    if (!r) return 1;
+    printf("%-7s %-10s %-8s %-29s %-24s %s\n", "VERSION", "STATUS", "CHANGE", "AT", "BY", "TITLE");
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%-7s %-10s %-8s %-29s %-24s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+    PQclear(r);
+    return 0;
+}
+
+/* Publish or retire entry id (at its current version, or --version). */
+static int set_status(PGconn *c, const char *id, long version, const char *status, const char *by)
+{
+    PGresult *r = by_id(c, "SELECT version, status FROM kb_entries WHERE id = $1::bigint", id);
+    if (!r) return 1;
+    int rc = 1;
+    if (strcmp(PQgetvalue(r, 0, 1), status) == 0) {
+        fprintf(stderr, "hotline-kb: entry %s is %s already\n", id, status);
+    } else if (version && version != atol(PQgetvalue(r, 0, 0))) {
+        fprintf(stderr, "hotline-kb: entry %s is at version %s, not %ld; look at it again\n", id, PQgetvalue(r, 0, 0),
+                version);
+    } else {
+        const char *q[] = {id, PQgetvalue(r, 0, 0), status, by};
+        PGresult *u = PQexecParams(c, HL_KBSTORE_SET_STATUS, 4, NULL, q, NULL, NULL, 0);
+        if (PQresultStatus(u) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "hotline-kb: %s", PQresultErrorMessage(u));
+        } else if (PQntuples(u) == 0) {
+            fprintf(stderr, "hotline-kb: entry %s changed meanwhile; look at it again\n", id);
+        } else {
+            printf("%s %s version=%s\n", PQgetvalue(u, 0, 0), PQgetvalue(u, 0, 2), PQgetvalue(u, 0, 1));
+            rc = 0;
+        }
+        PQclear(u);
     }
     PQclear(r);
     return rc;
+}
+
+static void rate(char out[16], double v)
+{
+    if (v < 0) snprintf(out, 16, "-");
+    else snprintf(out, 16, "%.3f", v);
+}
+
+static int report(PGconn *c, const hl_conf_t *conf, int64_t from, int64_t to, const char *unit, const char *category,
+                  long limit)
+{
+    hl_kbeffect_rules_t rules;
+    hl_kbeffect_rules(conf, &rules);
+    char err[HL_ERR_LEN], rr[16], sr[16];
+    PGresult *e = hl_kbeffect_entries(c, from, to, &rules, unit, category, (size_t)limit, err);
+    PGresult *k = e ? hl_kbeffect_categories(c, from, to, &rules, category, err) : NULL;
+    if (!k) {
+        fprintf(stderr, "hotline-kb: %s\n", err);
+        PQclear(e);
+        return 1;
+    }
+    printf("%-8s %5s %6s %7s %5s %7s %6s %6s %-7s %-30s %s\n", "ID", "USES", "DIRECT", "REPLIES", "KNOWN", "REPEATS",
+           "REPEAT", "RATED", "SATISF", "FLAGS", "TITLE");
+    for (int i = 0; i < PQntuples(e); i++) {
+        hl_kbeffect_t x;
+        hl_kbeffect_row(e, i, HL_KBEFFECT_ENTRY_COLUMNS, &x);
+        unsigned f = hl_kbeffect_judge(&x, &rules) | (*PQgetvalue(e, i, 7) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
+        char flags[64];
+        snprintf(flags, sizeof flags, "%s%s%s%s", f & HL_KBFLAG_REPEATS ? "failing_repeats," : "",
+                 f & HL_KBFLAG_RATINGS ? "failing_ratings," : "", f & HL_KBFLAG_PAST_REVIEW ? "past_review," : "",
+                 f ? "" : "-");
+        if (f) flags[strlen(flags) - 1] = '\0';
+        rate(rr, hl_kbeffect_repeat_rate(&x));
+        rate(sr, hl_kbeffect_satisfaction(&x));
+        printf("%-8s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s %-30s %s\n", PQgetvalue(e, i, 0), (long long)x.uses,
+               (long long)x.direct, (long long)x.replies, (long long)x.identified, (long long)x.repeats, rr,
+               (long long)x.rated, sr, flags, PQgetvalue(e, i, 3));
+    }
+    printf("\n%-24s %5s %6s %7s %5s %7s %6s %6s %-7s\n", "CATEGORY", "USES", "DIRECT", "REPLIES", "KNOWN", "REPEATS",
+           "REPEAT", "RATED", "SATISF");
+    for (int i = 0; i < PQntuples(k); i++) {
+        hl_kbeffect_t x;
+        hl_kbeffect_row(k, i, 1, &x);
+        rate(rr, hl_kbeffect_repeat_rate(&x));
+        rate(sr, hl_kbeffect_satisfaction(&x));
+        printf("%-24s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s\n", PQgetvalue(k, i, 0), (long long)x.uses,
+               (long long)x.direct, (long long)x.replies, (long long)x.identified, (long long)x.repeats, rr,
+               (long long)x.rated, sr);
+    }
+    PQclear(e);
+    PQclear(k);
+    return 0;
+}
+
+static int gaps(PGconn *c, const hl_conf_t *conf, long days, const char *unit, const char *category, long limit)
+{
+    char err[HL_ERR_LEN];
+    hl_kbindex_t *ix = load_index(c);
+    if (!ix) return 1;
+    PGresult *r = hl_kbgaps_query(c, days, (size_t)conf->kb_gap_scan, err);
+    if (!r) {
+        fprintf(stderr, "hotline-kb: %s\n", err);
+        hl_kbindex_free(&ix);
+        return 1;
+    }
+    size_t n;
+    hl_kbgap_msg_t *msgs = hl_kbgaps_messages(r, &n);
+    hl_kbgap_opts_t opts;
+    hl_kbgaps_opts(conf, &opts);
+    hl_kbscratch_t s = {0};
+    hl_kbgap_t *found;
+    size_t ng = hl_kbgaps_find(ix, &s, msgs, n, hl_now_ms(), &opts, &found);
+    printf("# %zu consultations of the last %ld days looked at\n", n, days);
+    long shown = 0;
+    for (size_t g = 0; g < ng && shown < limit; g++) {
+        const hl_kbgap_t *gp = &found[g];
+        size_t cl = category ? strlen(category) : 0;
+        if ((unit && strcmp(gp->unit, unit) != 0) ||
+            (category && strcmp(gp->category, category) != 0 &&
+             !(strncmp(gp->category, category, cl) == 0 && gp->category[cl] == '.')))
+            continue;
+        shown++;
+        const hl_kbgap_msg_t *head = &msgs[gp->members[0]];
+        printf("gap %zu  size=%zu category=%s unit=%s mean_score=%.3f nearest=%lld  %s\n", (size_t)shown, gp->n,
+               gp->category, *gp->unit ? gp->unit : "-", (double)gp->mean_score, (long long)gp->best_entry,
+               *head->title ? head->title : head->text);
+        for (size_t i = 0; i < gp->n && i < 5; i++)
+            printf("    %s  %s\n", msgs[gp->members[i]].ticket_no, msgs[gp->members[i]].title);
+    }
+    hl_kbgaps_free(found, ng);
+    hl_free(msgs);
+    PQclear(r);
+    hl_kbscratch_free(&s);
+    hl_kbindex_free(&ix);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -264,10 +439,14 @@ int main(int argc, char **argv)
         {"draft", no_argument, NULL, 'd'},        {"by", required_argument, NULL, 'b'},
         {"category", required_argument, NULL, 'C'}, {"limit", required_argument, NULL, 'l'},
         {"status", required_argument, NULL, 'S'}, {"unit", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *by = "hotline-kb", *category = NULL, *status = NULL, *unit = NULL;
+        {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
+        {"days", required_argument, NULL, 'D'},   {"version", required_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL, *by = "hotline-kb", *category = NULL, *status = NULL, *unit = NULL, *from_s = NULL,
+               *to_s = NULL;
     bool draft = false;
-    long limit = 5;
+    long limit = 0, days = 0, version = 0;
     char **sets = hl_calloc((size_t)argc + 1, sizeof(char *));
     int nsets = 0, opt, x = 2;
     char *end;
@@ -280,11 +459,27 @@ int main(int argc, char **argv)
         case 'C': category = optarg; break;
         case 'l':
             limit = strtol(optarg, &end, 10);
-            if (*end || limit < 1 || limit > 50) {
-                fprintf(stderr, "hotline-kb: --limit must be 1 to 50\n");
+            if (*end || limit < 1 || limit > 5000) {
+                fprintf(stderr, "hotline-kb: --limit must be 1 to 5000 (search: 50)\n");
                 goto done;
             }
             break;
+        case 'D':
+            days = strtol(optarg, &end, 10);
+            if (*end || days < 1 || days > 366) {
+                fprintf(stderr, "hotline-kb: --days must be 1 to 366\n");
+                goto done;
+            }
+            break;
+        case 'V':
+            version = strtol(optarg, &end, 10);
+            if (*end || version < 1 || version > INT32_MAX) {
+                fprintf(stderr, "hotline-kb: --version must be a positive whole number\n");
+                goto done;
+            }
+            break;
+        case 'F': from_s = optarg; break;
+        case 'T': to_s = optarg; break;
         case 'S':
             status = optarg;
             if (strcmp(status, "draft") && strcmp(status, "published") && strcmp(status, "retired")) {
@@ -303,23 +498,29 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     int nargs = argc - optind - 1;
-    bool is_import = !strcmp(cmd, "import"), is_search = !strcmp(cmd, "search"), is_list = !strcmp(cmd, "list"),
-         is_show = !strcmp(cmd, "show");
-    if (!is_import && !is_search && !is_list && !is_show) {
+    static const char *const commands[] = {"import", "search", "list",    "show",    "history",
+                                           "report", "gaps",   "publish", "retire",  NULL};
+    enum { IMPORT, SEARCH, LIST, SHOW, HISTORY, REPORT, GAPS, PUBLISH, RETIRE } which = 0;
+    while (commands[which] && strcmp(commands[which], cmd) != 0) which++;
+    if (!commands[which]) {
         fprintf(stderr, "hotline-kb: unknown command '%s' (see --help)\n", cmd);
         goto done;
     }
-    if (nargs != (is_list ? 0 : 1)) {
+    if (nargs != (which == LIST || which == REPORT || which == GAPS ? 0 : 1)) {
         fprintf(stderr, "hotline-kb: wrong arguments for '%s' (see --help)\n", cmd);
         goto done;
     }
     const char *arg = nargs ? argv[optind + 1] : NULL;
-    if (is_show && (strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 18 || !*arg)) {
+    if ((which == SHOW || which == HISTORY || which == PUBLISH || which == RETIRE) && (strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 18 || !*arg)) {
         fprintf(stderr, "hotline-kb: '%s' is not an entry id\n", arg);
         goto done;
     }
-    if (is_search && (!hl_utf8_valid(arg, strlen(arg)) || strlen(arg) > 4096)) {
+    if (which == SEARCH && (!hl_utf8_valid(arg, strlen(arg)) || strlen(arg) > 4096)) {
         fprintf(stderr, "hotline-kb: the search text must be UTF-8, up to 4096 bytes\n");
+        goto done;
+    }
+    if (which == SEARCH && limit > 50) {
+        fprintf(stderr, "hotline-kb: --limit must be 1 to 50 for search\n");
         goto done;
     }
     hl_conf_t conf;
@@ -329,19 +530,42 @@ int main(int argc, char **argv)
         hl_conf_free(&conf);
         goto done;
     }
-    PGconn *c = PQconnectdb(conf.pg_conninfo);
-    hl_conf_free(&conf);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "hotline-kb: %s", PQerrorMessage(c));
-        PQfinish(c);
-        x = 1;
+    int64_t to = hl_now_ms(), from = 0;
+    if ((to_s && hl_time_parse(to_s, (int)conf.utc_offset_min, &to) != 0) ||
+        (from_s && hl_time_parse(from_s, (int)conf.utc_offset_min, &from) != 0)) {
+        fprintf(stderr, "hotline-kb: --from and --to must be dates (YYYY-MM-DD) or ISO 8601 times\n");
+        hl_conf_free(&conf);
         goto done;
     }
-    if (is_import) x = import(c, arg, draft, by);
-    else if (is_search) x = search(c, arg, category, limit);
-    else if (is_list) x = list(c, status, unit);
-    else x = show(c, arg);
+    if (!from_s) from = to - 30LL * 86400000;
+    if (from >= to) {
+        fprintf(stderr, "hotline-kb: --from must be before --to\n");
+        hl_conf_free(&conf);
+        goto done;
+    }
+    PGconn *c = PQconnectdb(conf.pg_conninfo);
+    x = 1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "hotline-kb: %s", PQerrorMessage(c));
+    } else if (which == IMPORT) {
+        x = import(c, arg, draft, by);
+    } else if (which == SEARCH) {
+        x = search(c, arg, category, limit ? limit : 5);
+    } else if (which == LIST) {
+        x = list(c, status, unit);
+    } else if (which == SHOW) {
+        x = show(c, arg);
+    } else if (which == HISTORY) {
+        x = history(c, arg);
+    } else if (which == PUBLISH || which == RETIRE) {
+        x = set_status(c, arg, version, which == PUBLISH ? "published" : "retired", by);
+    } else if (which == REPORT) {
+        x = report(c, &conf, from, to, unit, category, limit ? limit : 200);
+    } else {
+        x = gaps(c, &conf, days ? days : conf.kb_gap_days, unit, category, limit ? limit : 20);
+    }
     PQfinish(c);
+    hl_conf_free(&conf);
 done:
     hl_free(sets);
     return x;

@@ -26,6 +26,8 @@ char *hl_iso8601(int64_t ms, int offset_min, char *buf);
 /* Parse an ISO 8601 date-time with a mandatory offset ("Z", "+08:00") and
  * optional fraction into ms. Returns 0 or HL_EINVAL. */
 HL_MUSTCHECK int hl_iso8601_parse(const char *s, int64_t *ms);
+/* The same, or a date (YYYY-MM-DD: its local midnight at offset_min). */
+HL_MUSTCHECK int hl_time_parse(const char *s, int offset_min, int64_t *ms);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t hl_days_from_civil(int y, unsigned m, unsigned d);

@@ -79,6 +79,16 @@ typedef struct hl_conf {
     char *gw_similar;
     int64_t gw_kb_suggestions;
     double gw_kb_min_score;
+    /* [kb] */
+    int64_t kb_repeat_days;
+    int64_t kb_fail_min;
+    double kb_fail_repeat_rate;
+    double kb_fail_satisfaction;
+    int64_t kb_gap_days;
+    int64_t kb_gap_scan;
+    double kb_gap_score;
+    double kb_gap_similarity;
+    int64_t kb_gap_min_size;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

@@ -53,6 +53,8 @@ HL_MUSTCHECK int hl_clock_parse(const char *s, hl_clock_t *out);
 const char *hl_notice_name(int stage);
 
 #define HL_MAX_EXCLUDED 16
+/* Knowledge-base entries one answer (close_direct, reply) may cite. */
+#define HL_KB_CITED_MAX 8
 
 /* The ticket, as the lifecycle sees it. Times are ms since the epoch; 0 =
  * not set. */

@@ -24,6 +24,7 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/csv.h"
+#include "hotline/kbgaps.h"
 #include "hotline/kbindex.h"
 #include "hotline/utf8.h"
 
@@ -144,10 +145,10 @@ int main(int argc, char **argv)
         return 2;
     }
     static const char *const rc[] = {"title", "body", "reply"};
-    static const char *const tc[] = {"title"};
+    static const char *const tc[] = {"title", "body"};
     char **rf = NULL, **tf = NULL;
     size_t nr = read_csv(replies, rc, 3, &rf);
-    size_t nt = read_csv(titles, tc, 1, &tf);
+    size_t nt = read_csv(titles, tc, 2, &tf);
     reply_t *r = hl_malloc(nr * sizeof *r);
     for (size_t i = 0; i < nr; i++) r[i] = (reply_t){rf[3 * i], rf[3 * i + 1], rf[3 * i + 2]};
     printf("replies=%zu\n", nr);
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru0);
     int64_t q0 = hl_mono_us();
     for (long i = 0; i < queries; i++) {
-        const char *q = tf[((size_t)i * 31) % nt];
+        const char *q = tf[2 * (((size_t)i * 31) % nt)];
         int64_t a = hl_mono_us();
         found += hl_kbindex_search(ix, &s, q, strlen(q), NULL, 0, 0.0f, h, 10) > 0;
         lat[i] = (double)(hl_mono_us() - a) / 1e3;
@@ -205,6 +206,32 @@ int main(int argc, char **argv)
     printf("index_mb=%.1f\n", (double)hl_kbindex_bytes(ix) / 1048576.0);
     printf("index_rss_mb=%.1f\n", (double)(rss1 - rss0) / 1024.0);
     printf("rebuild_s=%.2f\n", build_s);
+
+    /* Gaps: the most recent consultations (gap_scan of them) scored and
+     * grouped with the default settings, as the report does. */
+    size_t ng = nt < 2000 ? nt : 2000; /* kb.gap_scan */
+    hl_kbgap_msg_t *m = hl_malloc(ng * sizeof *m);
+    char **texts = hl_malloc(ng * sizeof *texts);
+    for (size_t i = 0; i < ng; i++) {
+        char *b = head(tf[2 * i + 1], 120);
+        size_t l = strlen(tf[2 * i]) + strlen(b) + 2;
+        texts[i] = hl_malloc(l);
+        snprintf(texts[i], l, "%s %s", tf[2 * i], b);
+        hl_free(b);
+        m[i] = (hl_kbgap_msg_t){"-", tf[2 * i], texts[i], "urban", "", 0};
+    }
+    hl_kbgap_opts_t go = {0.3, 0.3, 3};
+    hl_kbgap_t *gaps;
+    int64_t g0 = hl_mono_us();
+    size_t ngaps = hl_kbgaps_find(ix, &s, m, ng, 0, &go, &gaps);
+    printf("gap_messages=%zu\n", ng);
+    printf("gaps=%zu\n", ngaps);
+    printf("gaps_largest=%zu\n", ngaps ? gaps[0].n : 0);
+    printf("gaps_s=%.2f\n", (double)(hl_mono_us() - g0) / 1e6);
+    hl_kbgaps_free(gaps, ngaps);
+    for (size_t i = 0; i < ng; i++) hl_free(texts[i]);
+    hl_free(texts);
+    hl_free(m);
     hl_kbscratch_free(&s);
     hl_kbindex_free(&ix);
     return 0;

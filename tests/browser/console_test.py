@@ -106,7 +106,37 @@ def main():
         direct = b.text("#result-ticket")
         print("direct=%s" % direct)
 
+        print("# a knowledge-base answer adopted at first contact")
+        b.type("#f-body", "家里从早上开始停水了，自来水什么时候恢复供水？")
+        b.wait("document.querySelectorAll('#kb-suggest button').length > 0", what="knowledge-base suggestions")
+        check("the best suggestion", b.text("#kb-suggest strong"), "停水了什么时候恢复供水")
+        b.click("#kb-suggest button")
+        check("adopting fills the answer", "恢复供水" in b.eval("document.getElementById('direct-answer').value"), True)
+        check("... and names the entry cited", b.visible("#direct-kb"), True)
+        b.click("#direct-submit")
+        b.wait("(e => !e.hidden && e.textContent.includes('已直接办结') && "
+               "document.getElementById('result-ticket').textContent !== %s)(document.getElementById('result'))"
+               % json.dumps(direct), what="the direct closure from the knowledge base")
+        print("kbdirect=%s" % b.text("#result-ticket"))
+
+        print("# the knowledge base page")
+        b.key("4", code="Digit4", vk=52, alt=True)
+        b.wait("!document.getElementById('kb').hidden", what="the knowledge base page")
+        check("agents see no reports", b.visible("#k-eff"), False)
+        b.type("#k-q", "停水")
+        b.key("Enter", vk=13)
+        b.wait("document.querySelectorAll('#k-results li[data-kb]').length > 0", what="search results")
+        b.click("#k-results li[data-kb]")
+        b.wait("!document.getElementById('k-entry').hidden", what="the entry")
+        check("the entry's question", b.text("#ke-title"), "停水了什么时候恢复供水")
+        check("its history", b.eval("document.querySelectorAll('#ke-history tbody tr').length") >= 1, True)
+        check("agents may not edit", b.eval("document.querySelectorAll('#ke-actions button').length"), 0)
+        shot("console-kb.png")
+
         print("# bad input: errors are shown")
+        b.key("1", code="Digit1", vk=49, alt=True)
+        b.wait("!document.getElementById('intake').hidden", what="the intake form")
+        check("the form is empty", b.eval("document.getElementById('f-body').value"), "")
         b.click("#submit")
         b.wait("!document.getElementById('alert').hidden && document.getElementById('alert').textContent.includes('诉求内容')",
                what="an error for an empty body")
@@ -169,6 +199,30 @@ def main():
         b.click("#d-reveal-go")
         b.wait("document.getElementById('d-fields').textContent.includes('13912345678')", what="the unmasked phone")
         shot("console.png")
+
+        print("# the office's knowledge-base reports")
+        b.key("4", code="Digit4", vk=52, alt=True)
+        b.wait("!document.getElementById('k-eff').hidden", what="the report buttons")
+        b.click("#k-eff")
+        b.wait("!document.getElementById('k-report').hidden && document.querySelectorAll('#kr-table tbody tr').length > 0",
+               what="the effectiveness table")
+        check("the adopted entry is counted", b.eval(
+            "[...document.querySelectorAll('#kr-table tbody tr')].some(r => r.cells[0].textContent === '停水了什么时候恢复供水'"
+            " && r.cells[1].textContent === '1' && r.cells[2].textContent === '1')"), True)
+        shot("console-kb-report.png")
+        b.click("#k-gaps")
+        b.wait("document.getElementById('kr-title').textContent === '知识盲区'", what="the gaps table")
+        b.click("#k-new-open")
+        b.wait("!document.getElementById('k-new').hidden", what="the draft form")
+        b.type("#kn-title", "居住证办理需要哪些材料")
+        b.type("#kn-answer", "身份证、居住登记凭证和近期照片，到街道服务中心办理。")
+        b.click("#kn-save")
+        b.wait("!document.getElementById('k-entry').hidden && document.getElementById('ke-title').textContent === '居住证办理需要哪些材料'",
+               what="the saved draft")
+        check("a draft", b.text("#ke-fields dd"), "草稿（第 1 版）")
+        b.click("#ke-publish")
+        b.wait("document.querySelector('#ke-fields dd').textContent.startsWith('已发布')", what="published")
+        check("published as version 2", b.text("#ke-fields dd"), "已发布（第 2 版）")
 
         problems = b.problems()
         check("no script or CSP errors", problems, [])

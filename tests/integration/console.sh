@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The agents' console in headless Chromium (tests/browser/console_test.py):
 # a call taken from the form appears in the queue, one closed at first
-# contact, errors shown for bad input, the office's review, callback and
-# close, an unmasked read with its reason. Screenshots are kept in
+# contact, one closed with a knowledge-base answer adopted (the entry cited),
+# the knowledge-base page (search, entry, history; the office's reports, a
+# draft published), errors shown for bad input, the office's review,
+# callback and close, an unmasked read with its reason. Screenshots are kept in
 # <build>/test-artifacts/.
 source "$(dirname "$0")/gateway_lib.sh"
 
@@ -35,7 +37,12 @@ check "closed at first contact, with the answer" \
     "CLOSED_DIRECT/agent/已告知"
 check "the unmasked read is in the access log with its reason" \
     "$(hl_sql "SELECT count(*) FROM pii_access_log WHERE ticket_id = (SELECT id FROM tickets WHERE ticket_no = '$TICKET') AND why = '回访核实来电人身份'")" 1
-check "nothing stored from the bad input" "$(hl_sql "SELECT count(*) FROM tickets")" 3
+KBDIRECT=$(sed -n 's/^kbdirect=//p' "$T/browser.out")
+check "the adopted answer is cited with its version" \
+    "$(hl_sql "SELECT u.kind || '/' || k.title || '/' || u.version FROM kb_uses u JOIN kb_entries k ON k.id = u.entry_id JOIN tickets t ON t.id = u.ticket_id WHERE t.ticket_no = '$KBDIRECT'")" \
+    "direct/停水了什么时候恢复供水/1"
+check "the console's draft, published" "$(hl_sql "SELECT status || '/' || version FROM kb_entries WHERE title = '居住证办理需要哪些材料'")" published/2
+check "nothing stored from the bad input" "$(hl_sql "SELECT count(*) FROM tickets")" 4
 check "a screenshot kept" "$([ -s "$ART/console.png" ] && echo yes)" yes
 
 gw_stop

@@ -13,6 +13,7 @@
  * Idempotency-Key header (scoped to the token) makes a retried POST return
  * what the first one did. Errors: {"error": code, "message": text}.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,7 +447,7 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
 /* Knowledge-base entries for the ticket's text (its title and the head of its
  * body), of any category: the text decides (an entry may be filed under a
  * neighbouring category, or none). */
-static json_t *kb_json(gw_req_t *r)
+static json_t *kb_json(gw_req_t *r, bool answers)
 {
     const hl_jv_t *t = hl_json_get(r->json.v, "title"), *b = hl_json_get(r->json.v, "body");
     size_t limit = (size_t)r->gw->conf.gw_kb_suggestions;
@@ -455,7 +456,7 @@ static json_t *kb_json(gw_req_t *r)
     int n = snprintf(q, sizeof q, "%s %s", t && t->type == HL_JSON_STRING ? t->str : "",
                      b && b->type == HL_JSON_STRING ? b->str : "");
     size_t len = n < 0 ? 0 : (size_t)n < sizeof q ? (size_t)n : sizeof q - 1;
-    return gw_kb_suggest(r, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, false);
+    return gw_kb_suggest(r, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, answers);
 }
 
 static void finish_create(gw_req_t *r)
@@ -475,7 +476,7 @@ static void finish_create(gw_req_t *r)
     json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
     json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
     json_object_set_new(o, "duplicates", similar_json(r, ack, ack->ticket));
-    json_object_set_new(o, "kb", kb_json(r));
+    json_object_set_new(o, "kb", kb_json(r, false));
     json_object_set_new(o, "replayed", json_boolean(ack->replayed));
     json_object_set_new(o, "version", json_integer(ack->version));
     char loc[96];
@@ -500,7 +501,7 @@ static void finish_preview(gw_req_t *r)
     json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
     json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
     json_object_set_new(o, "similar", similar_json(r, ack, NULL));
-    json_object_set_new(o, "kb", kb_json(r));
+    json_object_set_new(o, "kb", kb_json(r, true));
     gw_reply_json(r, 200, o);
 }
 
@@ -638,13 +639,28 @@ static void finish_list(gw_req_t *r)
     gw_reply_json(r, 200, o);
 }
 
-static bool time_arg(gw_req_t *r, const char *name, int64_t *out)
+bool gw_time_arg(gw_req_t *r, const char *name, int64_t *out)
 {
     const char *s = gw_arg(r, name);
     *out = 0;
     if (!s || !*s) return true;
     if (gw_parse_time(r->gw, s, out) != 0) {
         gw_reply_error(r, 400, "invalid", "'%s' must be a date (YYYY-MM-DD) or an ISO 8601 time", name);
+        return false;
+    }
+    return true;
+}
+
+bool gw_int_arg(gw_req_t *r, const char *name, long def, long min, long max, long *out)
+{
+    const char *s = gw_arg(r, name);
+    *out = def;
+    if (!s) return true;
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    if (!*s || *end || errno || *out < min || *out > max) {
+        gw_reply_error(r, 400, "invalid", "'%s' must be a whole number from %ld to %ld", name, min, max);
         return false;
     }
     return true;
@@ -659,19 +675,12 @@ static void list_tickets(gw_req_t *r)
         gw_reply_error(r, 400, "invalid", "format must be json or csv");
         return;
     }
-    const char *state = gw_arg(r, "state"), *unit = gw_arg(r, "unit"), *category = gw_arg(r, "category"),
-               *limit = gw_arg(r, "limit");
+    const char *state = gw_arg(r, "state"), *unit = gw_arg(r, "unit"), *category = gw_arg(r, "category");
     int64_t from, to, before;
-    if (!time_arg(r, "from", &from) || !time_arg(r, "to", &to) || !time_arg(r, "before", &before)) return;
-    long lim = 50;
-    if (limit) {
-        char *end;
-        lim = strtol(limit, &end, 10);
-        if (*end || lim < 1 || lim > (r->kind == K_CSV ? 1000 : 500)) {
-            gw_reply_error(r, 400, "invalid", "limit must be 1-%d", r->kind == K_CSV ? 1000 : 500);
-            return;
-        }
-    }
+    long lim;
+    if (!gw_time_arg(r, "from", &from) || !gw_time_arg(r, "to", &to) || !gw_time_arg(r, "before", &before) ||
+        !gw_int_arg(r, "limit", 50, 1, r->kind == K_CSV ? 1000 : 500, &lim))
+        return;
     if (r->tok.role == HL_ROLE_UNIT && !unit) unit = r->tok.unit; /* a unit lists its own */
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a;
@@ -759,6 +768,34 @@ static void act(gw_req_t *r, const char *no)
         }
         pp[np] = &pe[np];
         np++;
+    }
+    /* An answer citing knowledge-base entries by id alone cites the versions
+     * served now; an entry not served is refused here. */
+    char versions[HL_KB_CITED_MAX * 12 + 1];
+    if (kind == HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT || kind == HOTLINE__ACTION_KIND__ACTION_REPLY) {
+        const char *entries = NULL;
+        bool has_version = false;
+        for (size_t i = 0; i < np; i++) {
+            if (!strcmp(pe[i].key, "kb_entry")) entries = pe[i].value;
+            has_version |= !strcmp(pe[i].key, "kb_version");
+        }
+        if (entries && !has_version) {
+            if (gw_kb_versions(r->gw, entries, versions, sizeof versions) != 0) {
+                gw_reply_error(r, 400, "invalid",
+                               "'kb_entry' must name up to %d published knowledge-base entries (\"12\" or \"12,40\")",
+                               HL_KB_CITED_MAX);
+                return;
+            }
+            if (np == MAX_PAYLOAD) {
+                gw_reply_error(r, 413, "too_large", "more than %d details", MAX_PAYLOAD);
+                return;
+            }
+            hotline__action__payload_entry__init(&pe[np]);
+            pe[np].key = "kb_version";
+            pe[np].value = versions;
+            pp[np] = &pe[np];
+            np++;
+        }
     }
     if (!idempotency_key(r, 'a')) return;
     snprintf(r->ticket, sizeof r->ticket, "%.31s", no);

@@ -143,6 +143,10 @@ bool gw_get_str(gw_req_t *r, const hl_jv_t *o, const char *key, size_t max, cons
 bool gw_get_bool(gw_req_t *r, const hl_jv_t *o, const char *key, bool *out);
 bool gw_only(gw_req_t *r, const hl_jv_t *o, const char *const *allowed, const char *where);
 void gw_not_allowed(gw_req_t *r, const char *allow);   /* 405 with Allow */
+/* Query arguments: a time or date (0 when absent); a whole number in
+ * [min, max] (def when absent). */
+bool gw_time_arg(gw_req_t *r, const char *name, int64_t *out);
+bool gw_int_arg(gw_req_t *r, const char *name, long def, long min, long max, long *out);
 
 /* The value of a hex digit, or -1 (percent-decoding). */
 int gw_hexval(char c);
@@ -211,6 +215,9 @@ HL_MUSTCHECK int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size
 json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *category, size_t limit, float min_score,
                       bool answers);
 void gw_kb_api(gw_req_t *r, const char *path);   /* path after /api/v1/kb */
+/* The current versions ("3,1") of the published entries named in entries
+ * ("12,40") into out; HL_EINVAL when one is not published or out is short. */
+HL_MUSTCHECK int gw_kb_versions(gw_t *gw, const char *entries, char *out, size_t len);
 
 /* ------------------------------------------------------------ the gateway */
 

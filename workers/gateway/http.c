@@ -161,17 +161,7 @@ const char *gw_time(const gw_t *gw, int64_t ms, char buf[40])
 
 int gw_parse_time(const gw_t *gw, const char *s, int64_t *ms)
 {
-    if (!s || !*s) return HL_EINVAL;
-    if (strlen(s) == 10 && s[4] == '-' && s[7] == '-') {
-        int y;
-        unsigned m, d;
-        char tail;
-        if (sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
-            return HL_EINVAL;
-        *ms = hl_days_from_civil(y, m, d) * 86400000 - (int64_t)gw->conf.utc_offset_min * 60000;
-        return 0;
-    }
-    return hl_iso8601_parse(s, ms);
+    return hl_time_parse(s, (int)gw->conf.utc_offset_min, ms);
 }
 
 /* ------------------------------------------------------------ routing */

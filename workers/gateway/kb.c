@@ -15,6 +15,15 @@
  *                                        owner stays when "unit" is not sent
  *   POST /kb/{id}/publish                {"version"} (office, admin)
  *   POST /kb/{id}/retire                 {"version"} (office, admin, the owning unit)
+ *   POST /kb {"from_ticket"[, "title"]}  a draft from a ticket's accepted reply (office,
+ *                                        admin, the ticket's unit)
+ *   GET  /kb/reports/effectiveness?from=&to=&unit=&category=&limit=
+ *                                        uses and outcomes per entry and per category,
+ *                                        with flags (office, supervisor, admin; a unit:
+ *                                        its own entries)
+ *   GET  /kb/reports/gaps?days=&unit=&category=&limit=
+ *                                        clusters of unanswered consultations (same roles;
+ *                                        a unit: the gaps it owns)
  * Edits go straight to PostgreSQL on the loop's own connection (they are rare
  * and are not ticket state, which only the router changes); the version the
  * editor saw must still be the current one, or the answer is 409.
@@ -25,7 +34,10 @@
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/kbeffect.h"
+#include "hotline/kbgaps.h"
 #include "hotline/kbstore.h"
+#include "hotline/store.h"
 #include "hotline/utf8.h"
 
 #include "gateway.h"
@@ -114,7 +126,7 @@ json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *categ
 static void search(gw_req_t *r)
 {
     if (!gw_authenticate(r, GW_ROLES_ALL)) return;
-    const char *q = gw_arg(r, "q"), *cat = gw_arg(r, "category"), *lim = gw_arg(r, "limit");
+    const char *q = gw_arg(r, "q"), *cat = gw_arg(r, "category");
     if (!q || !*q) {
         gw_reply_error(r, 400, "invalid", "'q' (the question) is required");
         return;
@@ -128,15 +140,8 @@ static void search(gw_req_t *r)
         gw_reply_error(r, 400, "invalid", "'q' and 'category' must be UTF-8 text");
         return;
     }
-    long limit = 5;
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*end || limit < 1 || limit > KB_LIMIT_MAX) {
-            gw_reply_error(r, 400, "invalid", "'limit' must be a whole number from 1 to %d", KB_LIMIT_MAX);
-            return;
-        }
-    }
+    long limit;
+    if (!gw_int_arg(r, "limit", 5, 1, KB_LIMIT_MAX, &limit)) return;
     if (cat && strlen(cat) > 63) {
         gw_reply_error(r, 400, "invalid", "'category' is not a category code");
         return;
@@ -414,11 +419,67 @@ static void answer_edit(gw_req_t *r, PGconn *pg, PGresult *res, const char *id)
     PQclear(res);
 }
 
+/* A draft from a ticket's accepted reply (the last reply the office accepted):
+ * the ticket's title (or the head of its text) as the question, the reply as
+ * the answer, the ticket's category and the replying unit as owner. */
+static void draft_from_reply(gw_req_t *r, const hl_jv_t *o)
+{
+    static const char *const allowed[] = {"from_ticket", "title", NULL};
+    const char *no, *title;
+    if (!gw_only(r, o, allowed, "a draft from a reply") || !gw_get_str(r, o, "from_ticket", 32, &no) ||
+        !gw_get_str(r, o, "title", 512 * 4, &title))
+        return;
+    int64_t id, day;
+    if (!no || hl_ticket_no_parse(no, &id, &day) != 0) {
+        gw_reply_error(r, 400, "invalid", "'from_ticket' must be a ticket number");
+        return;
+    }
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[1] = {ids};
+    PGresult *res = query(r, pg,
+                          "SELECT coalesce(nullif(t.title, ''), left(t.body, 60)), t.category, coalesce(t.unit, ''), "
+                          "rp.payload->>'text', coalesce(rp.actor_unit, t.unit), t.ticket_no FROM tickets t "
+                          "LEFT JOIN LATERAL (SELECT e.payload, e.actor_unit FROM ticket_events e "
+                          "WHERE e.ticket_id = t.id AND e.kind = 'reply' AND EXISTS (SELECT 1 FROM ticket_events a "
+                          "WHERE a.ticket_id = t.id AND a.kind = 'review_accept' AND a.seq > e.seq) "
+                          "ORDER BY e.seq DESC LIMIT 1) rp ON true WHERE t.id = $1::bigint",
+                          1, p);
+    if (!res) return;
+    if (PQntuples(res) == 0) {
+        gw_reply_error(r, 404, "not_found", "no ticket %s", no);
+    } else if (r->tok.role == HL_ROLE_UNIT && strcmp(PQgetvalue(res, 0, 2), r->tok.unit) != 0) {
+        gw_reply_error(r, 403, "forbidden", "a unit drafts entries from its own tickets only");
+    } else if (PQgetisnull(res, 0, 3) || !*PQgetvalue(res, 0, 3)) {
+        gw_reply_error(r, 409, "conflict", "ticket %s has no accepted reply yet", no);
+    } else {
+        char by[96];
+        who(r, by);
+        const char *q[6] = {title && *title ? title : PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3),
+                            PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), by};
+        PGresult *ins = query(r, pg,
+                              "INSERT INTO kb_entries (title, answer, category, unit, source_ticket, updated_by, change) "
+                              "VALUES ($1, $2, $3, nullif($4, ''), $5, $6, 'create') RETURNING id, version, status",
+                              6, q);
+        if (ins) {
+            answer_entry(r, ins, 201);
+            PQclear(ins);
+        }
+    }
+    PQclear(res);
+}
+
 static void create(gw_req_t *r)
 {
     if (!gw_authenticate(r, HL_ROLE_OFFICE | HL_ROLE_ADMIN | HL_ROLE_UNIT)) return;
     const hl_jv_t *o = gw_body_object(r);
     fields_t f;
+    if (o && !gw_absent(hl_json_get(o, "from_ticket"))) {
+        draft_from_reply(r, o);
+        return;
+    }
     if (!o || !fields_of(r, o, &f)) return;
     if (r->tok.role == HL_ROLE_UNIT) {
         if (f.unit && strcmp(f.unit, r->tok.unit) != 0) {
@@ -500,12 +561,214 @@ static void set_status(gw_req_t *r, const char *id, bool publish)
     char by[96];
     who(r, by);
     const char *p[4] = {id, ver, to, by};
-    PGresult *res = query(r, pg,
-                          "UPDATE kb_entries SET version = version + 1, status = $3, updated_at = now(), updated_by = $4, "
-                          "change = CASE $3 WHEN 'published' THEN 'publish' ELSE 'retire' END "
-                          "WHERE id = $1 AND version = $2 RETURNING id, version, status",
-                          4, p);
+    PGresult *res = query(r, pg, HL_KBSTORE_SET_STATUS, 4, p);
     answer_edit(r, pg, res, id);
+}
+
+/* ------------------------------------------------------------ reports */
+
+static json_t *rate_json(double v)
+{
+    return v < 0 ? json_null() : json_real((double)(int64_t)(v * 10000 + 0.5) / 10000);
+}
+
+static json_t *counts_json(json_t *o, const hl_kbeffect_t *e)
+{
+    const int64_t *f = &e->uses;
+    for (int i = 0; i < HL_KBEFFECT_NCOUNTS; i++) json_object_set_new(o, hl_kbeffect_names[i], json_integer(f[i]));
+    json_object_set_new(o, "repeat_rate", rate_json(hl_kbeffect_repeat_rate(e)));
+    json_object_set_new(o, "satisfaction_rate", rate_json(hl_kbeffect_satisfaction(e)));
+    return o;
+}
+
+/* The unit a report is for (a unit's token: its own) and the category; false:
+ * answered. */
+static bool report_scope(gw_req_t *r, const char **unit, const char **category)
+{
+    *unit = gw_arg(r, "unit");
+    *category = gw_arg(r, "category");
+    if (r->tok.role == HL_ROLE_UNIT) {
+        if (*unit && strcmp(*unit, r->tok.unit) != 0) {
+            gw_reply_error(r, 403, "forbidden", "a unit reads its own knowledge-base reports only");
+            return false;
+        }
+        *unit = r->tok.unit;
+    }
+    if ((*unit && (strlen(*unit) > 32 || !hl_utf8_valid(*unit, strlen(*unit)))) ||
+        (*category && (strlen(*category) > 63 || !hl_utf8_valid(*category, strlen(*category))))) {
+        gw_reply_error(r, 400, "invalid", "'unit' and 'category' must be codes");
+        return false;
+    }
+    return true;
+}
+
+static void report_failed(gw_req_t *r, PGconn *pg, const char *err)
+{
+    if (PQstatus(pg) != CONNECTION_OK) {
+        unavailable(r);
+    } else {
+        hl_error("%s", err);
+        gw_reply_error(r, 500, "internal", "the report could not be made");
+    }
+}
+
+#define REPORT_ROLES (HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN | HL_ROLE_UNIT)
+
+static void effectiveness(gw_req_t *r)
+{
+    if (!gw_authenticate(r, REPORT_ROLES)) return;
+    const char *unit, *category;
+    int64_t from, to;
+    long limit;
+    if (!report_scope(r, &unit, &category) || !gw_time_arg(r, "from", &from) || !gw_time_arg(r, "to", &to) ||
+        !gw_int_arg(r, "limit", 200, 1, 5000, &limit))
+        return;
+    if (!to) to = hl_now_ms();
+    if (!from) from = to - 30LL * 86400000;
+    if (from >= to) {
+        gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
+        return;
+    }
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    hl_kbeffect_rules_t rules;
+    hl_kbeffect_rules(&r->gw->conf, &rules);
+    char err[HL_ERR_LEN];
+    PGresult *ents = hl_kbeffect_entries(pg, from, to, &rules, unit, category, (size_t)limit, err);
+    PGresult *cats = ents ? hl_kbeffect_categories(pg, from, to, &rules, category, err) : NULL;
+    if (!cats) {
+        PQclear(ents);
+        report_failed(r, pg, err);
+        return;
+    }
+    json_t *entries = json_array(), *categories = json_array();
+    for (int i = 0; i < PQntuples(ents); i++) {
+        hl_kbeffect_t e;
+        hl_kbeffect_row(ents, i, HL_KBEFFECT_ENTRY_COLUMNS, &e);
+        unsigned flags = hl_kbeffect_judge(&e, &rules) | (*PQgetvalue(ents, i, 7) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
+        json_t *fl = json_array();
+        if (flags & HL_KBFLAG_REPEATS) json_array_append_new(fl, json_string("failing_repeats"));
+        if (flags & HL_KBFLAG_RATINGS) json_array_append_new(fl, json_string("failing_ratings"));
+        if (flags & HL_KBFLAG_PAST_REVIEW) json_array_append_new(fl, json_string("past_review"));
+        json_t *o = json_pack("{s:I, s:i, s:s, s:s}", "id", (json_int_t)atoll(PQgetvalue(ents, i, 0)), "version",
+                              atoi(PQgetvalue(ents, i, 1)), "status", PQgetvalue(ents, i, 2), "title",
+                              PQgetvalue(ents, i, 3));
+        for (int c = 4; c <= 6; c++) {
+            static const char *const names[] = {"category", "unit", "review_at"};
+            const char *v = PQgetvalue(ents, i, c);
+            json_object_set_new(o, names[c - 4], *v ? json_string(v) : json_null());
+        }
+        json_object_set_new(counts_json(o, &e), "flags", fl);
+        json_array_append_new(entries, o);
+    }
+    hl_kbeffect_t total = {0};
+    for (int i = 0; i < PQntuples(cats); i++) {
+        hl_kbeffect_t e;
+        hl_kbeffect_row(cats, i, 1, &e);
+        for (int k = 0; k < HL_KBEFFECT_NCOUNTS; k++) (&total.uses)[k] += (&e.uses)[k];
+        json_array_append_new(categories,
+                              counts_json(json_pack("{s:s}", "category", PQgetvalue(cats, i, 0)), &e));
+    }
+    PQclear(ents);
+    PQclear(cats);
+    char f[40], t[40];
+    json_t *o = json_pack("{s:s, s:s, s:{s:I, s:I, s:f, s:f}}", "from", gw_time(r->gw, from, f), "to",
+                          gw_time(r->gw, to, t), "rules", "repeat_days", (json_int_t)rules.repeat_days, "min",
+                          (json_int_t)rules.min, "repeat_rate", rules.repeat_rate, "satisfaction", rules.satisfaction);
+    json_object_set_new(o, "totals", counts_json(json_object(), &total));
+    json_object_set_new(o, "categories", categories);
+    json_object_set_new(o, "entries", entries);
+    gw_reply_json(r, 200, o);
+}
+
+static void gaps(gw_req_t *r)
+{
+    if (!gw_authenticate(r, REPORT_ROLES)) return;
+    const gw_t *gw = r->gw;
+    const char *unit, *category;
+    long days, limit;
+    if (!report_scope(r, &unit, &category) || !gw_int_arg(r, "days", gw->conf.kb_gap_days, 1, 366, &days) ||
+        !gw_int_arg(r, "limit", 20, 1, 500, &limit))
+        return;
+    PGconn *pg = pg_of(r);
+    if (!pg) return;
+    char err[HL_ERR_LEN];
+    int64_t t0 = hl_mono_us();
+    PGresult *res = hl_kbgaps_query(pg, days, (size_t)gw->conf.kb_gap_scan, err);
+    if (!res) {
+        report_failed(r, pg, err);
+        return;
+    }
+    size_t n;
+    hl_kbgap_msg_t *msgs = hl_kbgaps_messages(res, &n);
+    hl_kbgap_opts_t opts;
+    hl_kbgaps_opts(&gw->conf, &opts);
+    hl_kbgap_t *found;
+    pthread_rwlock_rdlock(&gw->kb->lock);
+    size_t ng = hl_kbgaps_find(gw->kb->ix, gw_loop_kbscratch(r->loop), msgs, n, hl_now_ms(), &opts, &found);
+    pthread_rwlock_unlock(&gw->kb->lock);
+    json_t *list = json_array();
+    for (size_t g = 0; g < ng && json_array_size(list) < (size_t)limit; g++) {
+        const hl_kbgap_t *gp = &found[g];
+        if (unit && strcmp(gp->unit, unit) != 0) continue;
+        if (category && strcmp(gp->category, category) != 0 &&
+            !(strncmp(gp->category, category, strlen(category)) == 0 && gp->category[strlen(category)] == '.'))
+            continue;
+        const hl_kbgap_msg_t *head = &msgs[gp->members[0]];
+        char a[40], b[40];
+        json_t *ex = json_array();
+        for (size_t i = 0; i < gp->n && i < 5; i++) {
+            const hl_kbgap_msg_t *m = &msgs[gp->members[i]];
+            char at[40];
+            json_array_append_new(ex, json_pack("{s:s, s:s, s:s}", "ticket", m->ticket_no, "title", m->title, "at",
+                                                gw_time(gw, m->created_ms, at)));
+        }
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f}", "size", (json_int_t)gp->n, "category",
+                              gp->category, "question", *head->title ? head->title : head->text, "first_at",
+                              gw_time(gw, msgs[gp->members[gp->n - 1]].created_ms, a), "last_at",
+                              gw_time(gw, head->created_ms, b), "unit", gp->unit,
+                              "mean_score", (double)(int)(gp->mean_score * 1000 + 0.5f) / 1000);
+        if (!*gp->unit) json_object_set_new(o, "unit", json_null());
+        json_object_set_new(o, "nearest",
+                            gp->best_entry ? json_pack("{s:I, s:f}", "id", (json_int_t)gp->best_entry, "score",
+                                                       (double)(int)(gp->best_score * 1000 + 0.5f) / 1000)
+                                           : json_null());
+        json_object_set_new(o, "examples", ex);
+        json_array_append_new(list, o);
+    }
+    json_t *o = json_pack("{s:i, s:I, s:f, s:f, s:I, s:f}", "days", (int)days, "scanned", (json_int_t)n, "score_below",
+                          opts.max_score, "similarity", opts.similarity, "min_size", (json_int_t)opts.min_size,
+                          "seconds", (double)(hl_mono_us() - t0) / 1e6);
+    json_object_set_new(o, "gaps", list);
+    hl_kbgaps_free(found, ng);
+    hl_free(msgs);
+    PQclear(res);
+    gw_reply_json(r, 200, o);
+}
+
+/* ------------------------------------------------------------ citations */
+
+int gw_kb_versions(gw_t *gw, const char *entries, char *out, size_t len)
+{
+    int rc = 0;
+    size_t n = 0;
+    out[0] = '\0';
+    pthread_rwlock_rdlock(&gw->kb->lock);
+    for (const char *p = entries; !rc; p++) {
+        char *end;
+        long long id = *p >= '1' && *p <= '9' ? strtoll(p, &end, 10) : 0;
+        int32_t v = id > 0 && (*end == ',' || !*end) ? hl_kbindex_version(gw->kb->ix, id) : 0;
+        int w = v ? snprintf(out + n, len - n, "%s%d", n ? "," : "", v) : -1;
+        if (w < 0 || (size_t)w >= len - n) {
+            rc = HL_EINVAL;
+            break;
+        }
+        n += (size_t)w;
+        if (!*end) break;
+        p = end;
+    }
+    pthread_rwlock_unlock(&gw->kb->lock);
+    return rc;
 }
 
 /* ------------------------------------------------------------ routes */
@@ -522,6 +785,12 @@ void gw_kb_api(gw_req_t *r, const char *path)
     if (strcmp(path, "/search") == 0) {
         if (get) search(r);
         else gw_not_allowed(r, "GET");
+        return;
+    }
+    if (strcmp(path, "/reports/effectiveness") == 0 || strcmp(path, "/reports/gaps") == 0) {
+        if (!get) gw_not_allowed(r, "GET");
+        else if (path[9] == 'e') effectiveness(r);
+        else gaps(r);
         return;
     }
     const char *id = path + 1;

@@ -66,8 +66,12 @@ const VALUES = { resolved: '已解决', partly: '部分解决', unresolved: '未
   sms: '短信', visit: '上门', warning: '黄牌预警', reminder: '催办', overdue: '超期', supervision: '督办', sign: '签收',
   contact: '先行联系', reply: '答复', callback: '回访' };
 const word = (v) => VALUES[v] || v;
+const TABS = ['intake', 'queue', 'lookup', 'kb'];
+const KB_STATUS = { draft: '草稿', published: '已发布', retired: '已停用' };
+const KB_CHANGE = { create: '新建', update: '修改', publish: '发布', retire: '停用', import: '导入' };
+const KB_FLAGS = { failing_repeats: '重复来电多', failing_ratings: '满意度低', past_review: '已过复核日期' };
 
-const S = { token: sessionStorage.getItem('hotline.token') || '', me: null, ref: null, tab: '', ticket: null, action: '', formKey: '', previewSeq: 0, queueTimer: 0 };
+const S = { token: sessionStorage.getItem('hotline.token') || '', me: null, kbPick: null, kbEntry: null, kbEdit: null, ref: null, tab: '', ticket: null, action: '', formKey: '', previewSeq: 0, queueTimer: 0 };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -146,6 +150,10 @@ async function login(token) {
   fill($('f-region'), S.ref.regions.map((r) => [r.code, (r.parent ? '　' : '') + r.name]), 1);
   fill($('q-unit'), S.ref.units.map((u) => [u.code, u.name]), 1);
   fill($('q-category'), S.ref.categories.map((c) => [c.code, (c.parent ? '　' : '') + c.name]), 1);
+  fill($('kn-category'), S.ref.categories.map((c) => [c.code, (c.parent ? '　' : '') + c.name]), 1);
+  const role = S.me.role;
+  $('k-new-open').hidden = !['office', 'admin', 'unit'].includes(role);
+  $('k-eff').hidden = $('k-gaps').hidden = !['office', 'supervisor', 'admin', 'unit'].includes(role);
   $('who').textContent = (S.me.name || '') + '（' + (ROLES[S.me.role] || S.me.role) + (S.me.unit_name ? '：' + S.me.unit_name : '') + '）';
   $('login').hidden = true;
   $('tabs').hidden = false;
@@ -163,7 +171,7 @@ function logout() {
   S.token = '';
   S.me = null;
   clearInterval(S.queueTimer);
-  for (const id of ['intake', 'queue', 'lookup']) $(id).hidden = true;
+  for (const id of TABS) $(id).hidden = true;
   $('tabs').hidden = true;
   $('logout').hidden = true;
   $('who').textContent = '';
@@ -175,7 +183,7 @@ function logout() {
 function show(tab) {
   if (tab === 'intake' && S.me && S.me.role === 'unit') tab = 'queue';
   S.tab = tab;
-  for (const id of ['intake', 'queue', 'lookup']) {
+  for (const id of TABS) {
     $(id).hidden = id !== tab;
     $('tab-' + id).classList.toggle('active', id === tab);
   }
@@ -186,6 +194,7 @@ function show(tab) {
     S.queueTimer = setInterval(() => { if (!document.hidden) loadQueue(); }, 20000);
   }
   if (tab === 'lookup' && !S.ticket) $('l-ticket').focus();
+  if (tab === 'kb') $('k-q').focus();
 }
 
 /* ------------------------------------------------------------ intake */
@@ -206,6 +215,8 @@ function resetIntake() { $('intake-form').reset(); }
 
 function afterReset() {
   $('direct').hidden = true;
+  dropKb();
+  fillKb([]);
   S.formKey = newKey();
   $('preview-body').hidden = true;
   $('preview-hint').hidden = false;
@@ -222,6 +233,34 @@ function fillSimilar(list) {
       el('span', { class: 'state' }, STATES[s.state] || s.state), ' ',
       Math.round(s.similarity * 100) + '% ', s.title || '', ' — ', s.unit_name || unitName(s.unit)));
   }
+}
+
+/* Knowledge-base answers for the call; adopting one puts its answer in the
+ * direct-closure box and cites the entry (and its version) when closing. */
+function fillKb(list) {
+  const ul = $('kb-suggest');
+  ul.replaceChildren();
+  if (!list.length) { ul.append(el('li', { class: 'hint' }, '暂无')); return; }
+  for (const k of list) {
+    ul.append(el('li', {},
+      el('strong', {}, k.title), ' ', el('span', { class: 'hint' }, '匹配 ' + Math.min(100, Math.round(k.score * 100)) + '%'), ' ',
+      el('button', { type: 'button', 'data-kb': k.id, onclick: () => adoptKb(k) }, '采用'),
+      el('div', { class: 'answer' }, (k.answer || '').slice(0, 80) + ((k.answer || '').length > 80 ? '…' : ''))));
+  }
+}
+
+function adoptKb(k) {
+  S.kbPick = { id: k.id, version: k.version };
+  $('direct').hidden = false;
+  $('direct-answer').value = k.answer || '';
+  $('direct-kb-title').textContent = k.title + '（第 ' + k.version + ' 版）';
+  $('direct-kb').hidden = false;
+  $('direct-answer').focus();
+}
+
+function dropKb() {
+  S.kbPick = null;
+  $('direct-kb').hidden = true;
 }
 
 function preview() {
@@ -241,6 +280,7 @@ function preview() {
       $('p-sign').textContent = time(p.deadlines.sign);
       $('p-reply').textContent = time(p.deadlines.reply);
       fillSimilar(p.similar || []);
+      fillKb(p.kb || []);
     } catch (e) {
       if (seq !== S.previewSeq) return;
       $('preview-hint').hidden = false;
@@ -288,8 +328,9 @@ async function submitDirect() {
   let t = null;
   try {
     t = await api('POST', '/tickets', b, { 'Idempotency-Key': S.formKey + ':held' });
-    await api('POST', '/tickets/' + t.ticket + '/actions', { action: 'close_direct', reason: answer, expected_version: t.version },
-      { 'Idempotency-Key': S.formKey + ':close' });
+    const close = { action: 'close_direct', reason: answer, expected_version: t.version };
+    if (S.kbPick) { close.kb_entry = String(S.kbPick.id); close.kb_version = String(S.kbPick.version); }
+    await api('POST', '/tickets/' + t.ticket + '/actions', close, { 'Idempotency-Key': S.formKey + ':close' });
     showResult(t, true);
     say('info', '工单 ' + t.ticket + ' 已直接办结');
     resetIntake();
@@ -467,6 +508,162 @@ async function submitAction() {
   }
 }
 
+/* ------------------------------------------------------------ knowledge base */
+
+function catName(code) {
+  if (!code) return '—';
+  const c = S.ref && S.ref.categories.find((x) => x.code === code);
+  return c ? c.name : code;
+}
+function pct(v) { return v === null || v === undefined ? '—' : Math.round(v * 100) + '%'; }
+function kbPane(id) { for (const p of ['k-new', 'k-entry', 'k-report']) $(p).hidden = p !== id; }
+
+async function kbSearch() {
+  const q = $('k-q').value.trim();
+  if (!q) { say('error', '请输入问题'); $('k-q').focus(); return; }
+  try {
+    const d = await api('GET', '/kb/search?' + new URLSearchParams({ q, limit: '20' }));
+    const ul = $('k-results');
+    ul.replaceChildren();
+    if (!d.results.length) ul.append(el('li', { class: 'hint' }, '没有找到相关答案'));
+    for (const k of d.results) {
+      const open = () => kbOpen(k.id);
+      ul.append(el('li', { tabindex: '0', 'data-kb': k.id, onclick: open, onkeydown: (ev) => rowKey(ev, open) },
+        el('strong', {}, k.title), ' ', el('span', { class: 'hint' }, '匹配 ' + Math.min(100, Math.round(k.score * 100)) + '% · ' + catName(k.category)),
+        el('div', { class: 'answer' }, k.answer.slice(0, 90) + (k.answer.length > 90 ? '…' : ''))));
+    }
+  } catch (e) {
+    fail(e, '查找');
+  }
+}
+
+async function kbOpen(id) {
+  let e, h;
+  try {
+    [e, h] = await Promise.all([api('GET', '/kb/' + id), api('GET', '/kb/' + id + '/history')]);
+  } catch (err) {
+    fail(err, '读取条目');
+    return;
+  }
+  S.kbEntry = e;
+  $('ke-title').textContent = e.title;
+  const dl = $('ke-fields');
+  dl.replaceChildren();
+  const row = (k, v) => dl.append(el('dt', {}, k), el('dd', {}, v === null || v === undefined || v === '' ? '—' : v));
+  row('状态', (KB_STATUS[e.status] || e.status) + '（第 ' + e.version + ' 版）');
+  row('其他问法', e.variants.join('；'));
+  row('答案', e.answer);
+  row('依据', e.legal_basis);
+  row('分类', catName(e.category));
+  row('负责单位', e.unit ? unitName(e.unit) : '—');
+  row('有效期', (e.valid_from ? time(e.valid_from) : '不限') + ' 至 ' + (e.valid_to ? time(e.valid_to) : '不限'));
+  row('复核日期', e.review_at);
+  row('来源工单', e.source_ticket);
+  row('更新', time(e.updated_at) + ' ' + e.updated_by);
+  const acts = $('ke-actions');
+  acts.replaceChildren();
+  const role = S.me.role, own = role === 'unit' && e.unit === S.me.unit, office = role === 'office' || role === 'admin';
+  if ((office || own) && e.status !== 'retired') acts.append(el('button', { type: 'button', id: 'ke-edit', onclick: () => kbForm(e, e) }, '修改'));
+  if (office && e.status !== 'published') acts.append(el('button', { type: 'button', id: 'ke-publish', class: 'primary', onclick: () => kbStatus(e, 'publish') }, '发布'));
+  if ((office || own) && e.status !== 'retired') acts.append(el('button', { type: 'button', id: 'ke-retire', onclick: () => kbStatus(e, 'retire') }, '停用'));
+  const tb = $('ke-history').tBodies[0];
+  tb.replaceChildren();
+  for (const v of h.versions.slice().reverse())
+    tb.append(el('tr', {}, el('td', {}, v.version), el('td', {}, KB_STATUS[v.status] || v.status),
+      el('td', {}, KB_CHANGE[v.change] || v.change), el('td', {}, time(v.changed_at)), el('td', {}, v.changed_by)));
+  kbPane('k-entry');
+}
+
+/* The draft form: a new entry (entry null; seed fills it) or an edit. */
+function kbForm(entry, seed) {
+  S.kbEdit = entry;
+  $('k-new-title').textContent = entry ? '修改条目（第 ' + entry.version + ' 版）' : '新建草稿';
+  $('kn-title').value = seed.title || '';
+  $('kn-answer').value = seed.answer || '';
+  $('kn-legal').value = seed.legal_basis || '';
+  $('kn-category').value = seed.category || '';
+  kbPane('k-new');
+  $('kn-title').focus();
+}
+
+async function kbSave() {
+  const b = { title: $('kn-title').value.trim(), answer: $('kn-answer').value.trim(), legal_basis: $('kn-legal').value.trim() };
+  if ($('kn-category').value) b.category = $('kn-category').value;
+  if (!b.title || !b.answer) { say('error', '请填写问题和答案'); return; }
+  const e = S.kbEdit;
+  try {
+    let r;
+    if (e) {
+      Object.assign(b, { version: e.version, variants: e.variants });
+      if (e.valid_from) b.valid_from = e.valid_from;
+      if (e.valid_to) b.valid_to = e.valid_to;
+      if (e.review_at) b.review_at = e.review_at;
+      r = await api('PUT', '/kb/' + e.id, b);
+    } else {
+      r = await api('POST', '/kb', b);
+    }
+    say('info', (e ? '已保存为第 ' + r.version + ' 版' : '草稿已保存') + '（条目 ' + r.id + '）');
+    kbOpen(r.id);
+  } catch (err) {
+    fail(err, '保存');
+  }
+}
+
+async function kbStatus(e, what) {
+  try {
+    const r = await api('POST', '/kb/' + e.id + '/' + what, { version: e.version });
+    say('info', '条目 ' + r.id + (what === 'publish' ? ' 已发布' : ' 已停用'));
+    kbOpen(r.id);
+  } catch (err) {
+    fail(err, what === 'publish' ? '发布' : '停用');
+  }
+}
+
+function kbTable(head, rows, hint, title) {
+  $('kr-title').textContent = title;
+  $('kr-hint').textContent = hint;
+  const t = $('kr-table');
+  t.tHead.replaceChildren(el('tr', {}, ...head.map((h) => el('th', {}, h))));
+  t.tBodies[0].replaceChildren(...rows);
+  kbPane('k-report');
+}
+
+async function kbEffectiveness() {
+  try {
+    const d = await api('GET', '/kb/reports/effectiveness');
+    const rows = d.entries.map((e) => {
+      const open = () => kbOpen(e.id);
+      return el('tr', { tabindex: '0', 'data-kb': e.id, onclick: open, onkeydown: (ev) => rowKey(ev, open) },
+        el('td', { class: 'text' }, e.title), el('td', {}, e.uses), el('td', {}, e.direct_closures), el('td', {}, e.reply_citations),
+        el('td', {}, pct(e.repeat_rate)), el('td', {}, pct(e.satisfaction_rate)),
+        el('td', {}, ...e.flags.map((f) => el('span', { class: 'flag' }, KB_FLAGS[f] || f))));
+    });
+    kbTable(['条目', '使用', '直接办结', '答复引用', '7日重复来电', '满意率', '提示'], rows,
+      time(d.from) + ' 至 ' + time(d.to) + '：共使用 ' + d.totals.uses + ' 次，直接办结 ' + d.totals.direct_closures +
+      ' 件，重复来电率 ' + pct(d.totals.repeat_rate) + '，满意率 ' + pct(d.totals.satisfaction_rate) + '（匿名来电不计重复来电）',
+      '答复效果');
+  } catch (err) {
+    fail(err, '读取答复效果');
+  }
+}
+
+async function kbGaps() {
+  try {
+    const d = await api('GET', '/kb/reports/gaps');
+    const office = ['office', 'admin', 'unit'].includes(S.me.role);
+    const rows = d.gaps.map((g) => el('tr', {},
+      el('td', {}, g.size), el('td', { class: 'text' }, g.question), el('td', {}, catName(g.category)),
+      el('td', {}, g.unit ? unitName(g.unit) : '—'), el('td', {}, pct(g.nearest ? g.nearest.score : 0)),
+      el('td', {}, ...g.examples.slice(0, 3).map((x) => el('a', { href: '#', onclick: (ev) => { ev.preventDefault(); openTicket(x.ticket); } }, x.ticket + ' '))),
+      el('td', {}, office ? el('button', { type: 'button', onclick: () => kbForm(null, { title: g.question, category: g.category }) }, '起草') : '')));
+    kbTable(['咨询数', '问题', '分类', '归属单位', '最接近答案', '示例工单', ''], rows,
+      '近 ' + d.days + ' 天的 ' + d.scanned + ' 件咨询中，知识库匹配度低于 ' + pct(d.score_below) + ' 且彼此相似的问题（至少 ' + d.min_size + ' 件）',
+      '知识盲区');
+  } catch (err) {
+    fail(err, '读取知识盲区');
+  }
+}
+
 /* ------------------------------------------------------------ wiring */
 
 function wire() {
@@ -484,7 +681,15 @@ function wire() {
   for (const id of ['f-title', 'f-body', 'f-address']) $(id).addEventListener('input', preview);
   for (const id of ['f-region', 'f-type', 'f-urgency']) $(id).addEventListener('change', preview);
   $('direct-open').addEventListener('click', () => { $('direct').hidden = false; $('direct-answer').focus(); });
-  $('direct-cancel').addEventListener('click', () => { $('direct').hidden = true; $('f-body').focus(); });
+  $('direct-cancel').addEventListener('click', () => { $('direct').hidden = true; dropKb(); $('f-body').focus(); });
+  $('direct-kb-drop').addEventListener('click', dropKb);
+
+  $('kb-form').addEventListener('submit', (ev) => { ev.preventDefault(); kbSearch(); });
+  $('k-new-open').addEventListener('click', () => kbForm(null, {}));
+  $('kn-cancel').addEventListener('click', () => { $('k-new').hidden = true; });
+  $('k-new').addEventListener('submit', (ev) => { ev.preventDefault(); kbSave(); });
+  $('k-eff').addEventListener('click', kbEffectiveness);
+  $('k-gaps').addEventListener('click', kbGaps);
   $('direct-submit').addEventListener('click', submitDirect);
 
   $('queue-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadQueue(); });
@@ -506,9 +711,9 @@ function wire() {
 
   document.addEventListener('keydown', (ev) => {
     if (!S.me) return;
-    if (ev.altKey && !ev.ctrlKey && ['1', '2', '3'].includes(ev.key)) {
+    if (ev.altKey && !ev.ctrlKey && ['1', '2', '3', '4'].includes(ev.key)) {
       ev.preventDefault();
-      show(['intake', 'queue', 'lookup'][Number(ev.key) - 1]);
+      show(TABS[Number(ev.key) - 1]);
     } else if (ev.altKey && (ev.key === 'd' || ev.key === 'D') && S.tab === 'intake') {
       ev.preventDefault();
       $('direct').hidden = false;
@@ -520,7 +725,8 @@ function wire() {
       else if (S.tab === 'intake') submitIntake();
     } else if (ev.key === 'Escape') {
       if (!$('action-form').hidden) $('action-form').hidden = true;
-      else if (!$('direct').hidden) { $('direct').hidden = true; $('f-body').focus(); }
+      else if (!$('direct').hidden) { $('direct').hidden = true; dropKb(); $('f-body').focus(); }
+      else if (S.tab === 'kb' && !$('k-new').hidden) $('k-new').hidden = true;
       clearAlert();
     }
   });
