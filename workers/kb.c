@@ -349,43 +349,40 @@ static int report(PGconn *c, const hl_conf_t *conf, int64_t from, int64_t to, co
     hl_kbeffect_rules_t rules;
     hl_kbeffect_rules(conf, &rules);
     char err[HL_ERR_LEN], rr[16], sr[16];
-    PGresult *e = hl_kbeffect_entries(c, from, to, &rules, unit, category, (size_t)limit, err);
-    PGresult *k = e ? hl_kbeffect_categories(c, from, to, &rules, category, err) : NULL;
-    if (!k) {
+    PGresult *res = hl_kbeffect_query(c, from, to, &rules, unit, category, (size_t)limit, err);
+    if (!res) {
         fprintf(stderr, "hotline-kb: %s\n", err);
-        PQclear(e);
         return 1;
     }
     printf("%-8s %5s %6s %7s %5s %7s %6s %6s %-7s %-30s %s\n", "ID", "USES", "DIRECT", "REPLIES", "KNOWN", "REPEATS",
            "REPEAT", "RATED", "SATISF", "FLAGS", "TITLE");
-    for (int i = 0; i < PQntuples(e); i++) {
+    bool cats = false;
+    for (int i = 0; i < PQntuples(res); i++) {
         hl_kbeffect_t x;
-        hl_kbeffect_row(e, i, HL_KBEFFECT_ENTRY_COLUMNS, &x);
-        unsigned f = hl_kbeffect_judge(&x, &rules) | (*PQgetvalue(e, i, 7) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
+        hl_kbeffect_row(res, i, HL_KBEFFECT_COUNTS_AT, &x);
+        rate(rr, hl_kbeffect_repeat_rate(&x));
+        rate(sr, hl_kbeffect_satisfaction(&x));
+        if (*PQgetvalue(res, i, 0) == 'c') {
+            if (!cats)
+                printf("\n%-24s %5s %6s %7s %5s %7s %6s %6s %-7s\n", "CATEGORY", "USES", "DIRECT", "REPLIES", "KNOWN",
+                       "REPEATS", "REPEAT", "RATED", "SATISF");
+            cats = true;
+            printf("%-24s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s\n", PQgetvalue(res, i, 5), (long long)x.uses,
+                   (long long)x.direct, (long long)x.replies, (long long)x.identified, (long long)x.repeats, rr,
+                   (long long)x.rated, sr);
+            continue;
+        }
+        unsigned f = hl_kbeffect_judge(&x, &rules) | (*PQgetvalue(res, i, 8) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
         char flags[64];
         snprintf(flags, sizeof flags, "%s%s%s%s", f & HL_KBFLAG_REPEATS ? "failing_repeats," : "",
                  f & HL_KBFLAG_RATINGS ? "failing_ratings," : "", f & HL_KBFLAG_PAST_REVIEW ? "past_review," : "",
                  f ? "" : "-");
         if (f) flags[strlen(flags) - 1] = '\0';
-        rate(rr, hl_kbeffect_repeat_rate(&x));
-        rate(sr, hl_kbeffect_satisfaction(&x));
-        printf("%-8s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s %-30s %s\n", PQgetvalue(e, i, 0), (long long)x.uses,
+        printf("%-8s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s %-30s %s\n", PQgetvalue(res, i, 1), (long long)x.uses,
                (long long)x.direct, (long long)x.replies, (long long)x.identified, (long long)x.repeats, rr,
-               (long long)x.rated, sr, flags, PQgetvalue(e, i, 3));
+               (long long)x.rated, sr, flags, PQgetvalue(res, i, 4));
     }
-    printf("\n%-24s %5s %6s %7s %5s %7s %6s %6s %-7s\n", "CATEGORY", "USES", "DIRECT", "REPLIES", "KNOWN", "REPEATS",
-           "REPEAT", "RATED", "SATISF");
-    for (int i = 0; i < PQntuples(k); i++) {
-        hl_kbeffect_t x;
-        hl_kbeffect_row(k, i, 1, &x);
-        rate(rr, hl_kbeffect_repeat_rate(&x));
-        rate(sr, hl_kbeffect_satisfaction(&x));
-        printf("%-24s %5lld %6lld %7lld %5lld %7lld %6s %6lld %-7s\n", PQgetvalue(k, i, 0), (long long)x.uses,
-               (long long)x.direct, (long long)x.replies, (long long)x.identified, (long long)x.repeats, rr,
-               (long long)x.rated, sr);
-    }
-    PQclear(e);
-    PQclear(k);
+    PQclear(res);
     return 0;
 }
 

@@ -52,12 +52,8 @@ static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p, c
     return NULL;
 }
 
-#define PERIOD                                                                                          \
-    "hl_kb_effectiveness(to_timestamp($1::bigint / 1000.0), to_timestamp($2::bigint / 1000.0), "         \
-    "make_interval(days => $3::integer))"
-
-PGresult *hl_kbeffect_entries(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
-                              const char *unit, const char *category, size_t limit, char err[HL_ERR_LEN])
+PGresult *hl_kbeffect_query(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
+                            const char *unit, const char *category, size_t limit, char err[HL_ERR_LEN])
 {
     char from[24], to[24], days[24], lim[24];
     snprintf(from, sizeof from, "%lld", (long long)from_ms);
@@ -66,30 +62,20 @@ PGresult *hl_kbeffect_entries(PGconn *pg, int64_t from_ms, int64_t to_ms, const 
     snprintf(lim, sizeof lim, "%zu", limit);
     const char *p[6] = {from, to, days, unit && *unit ? unit : NULL, category && *category ? category : NULL, lim};
     return run(pg,
-               "WITH e AS (SELECT * FROM " PERIOD " WHERE entry_id IS NOT NULL) "
-               "SELECT k.id, k.version, k.status, k.title, coalesce(k.category, ''), coalesce(k.unit, ''), "
+               "WITH e AS MATERIALIZED (SELECT * FROM hl_kb_effectiveness(to_timestamp($1::bigint / 1000.0), "
+               "to_timestamp($2::bigint / 1000.0), make_interval(days => $3::integer))) "
+               "(SELECT 'e', k.id, k.version, k.status, k.title, coalesce(k.category, ''), coalesce(k.unit, ''), "
                "coalesce(k.review_at::text, ''), k.status = 'published' AND k.review_at < current_date, " ZERO_COUNTS
                " FROM kb_entries k LEFT JOIN e ON e.entry_id = k.id "
                "WHERE (e.entry_id IS NOT NULL OR (k.status = 'published' AND k.review_at < current_date)) "
                "AND ($4::text IS NULL OR k.unit = $4) "
                "AND ($5::text IS NULL OR k.category = $5 OR k.category LIKE $5 || '.%') "
-               "ORDER BY coalesce(e.uses, 0) DESC, k.id LIMIT $6::bigint",
+               "ORDER BY coalesce(e.uses, 0) DESC, k.id LIMIT $6::bigint) "
+               "UNION ALL "
+               "(SELECT 'c', NULL, NULL, '', '', e.category, '', '', false, " COUNTS " FROM e "
+               "WHERE e.entry_id IS NULL AND ($5::text IS NULL OR e.category = $5 OR e.category LIKE $5 || '.%') "
+               "ORDER BY e.uses DESC, e.category)",
                6, p, err);
-}
-
-PGresult *hl_kbeffect_categories(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
-                                 const char *category, char err[HL_ERR_LEN])
-{
-    char from[24], to[24], days[24];
-    snprintf(from, sizeof from, "%lld", (long long)from_ms);
-    snprintf(to, sizeof to, "%lld", (long long)to_ms);
-    snprintf(days, sizeof days, "%lld", (long long)rules->repeat_days);
-    const char *p[4] = {from, to, days, category && *category ? category : NULL};
-    return run(pg,
-               "SELECT e.category, " COUNTS " FROM " PERIOD " e WHERE e.entry_id IS NULL "
-               "AND ($4::text IS NULL OR e.category = $4 OR e.category LIKE $4 || '.%') "
-               "ORDER BY e.uses DESC, e.category",
-               4, p, err);
 }
 
 void hl_kbeffect_row(const PGresult *res, int row, int col, hl_kbeffect_t *out)

@@ -68,19 +68,19 @@ LANGUAGE sql STABLE AS $$
                CASE WHEN tk.anonymous THEN NULL ELSE nullif(pv.phone, '') END AS phone
         FROM u JOIN tickets tk ON tk.id = u.ticket_id
         LEFT JOIN pii_vault pv ON pv.ticket_id = u.ticket_id
-    ), later AS (
-        -- tickets of the same phone numbers after the first use, in one pass
-        SELECT lt.id, lt.category, lt.created_at, lp.phone
-        FROM tickets lt JOIN pii_vault lp ON lp.ticket_id = lt.id
-        WHERE lt.created_at > (SELECT min(at) FROM t)
-          AND lt.created_at <= (SELECT max(at) FROM t) + p_window
-          AND lp.phone IN (SELECT phone FROM t WHERE phone IS NOT NULL)
-          AND NOT lt.anonymous
+    ), rep AS (
+        -- uses after which the same phone came back on the same category:
+        -- the vault scanned once against the uses' phones (hashed), the
+        -- matches' tickets read by id, limited to the period's span
+        SELECT DISTINCT t.ticket_id, t.entry_id
+        FROM t JOIN pii_vault lp ON lp.phone = t.phone
+        JOIN tickets l ON l.id = lp.ticket_id AND l.category = t.category
+        WHERE l.id <> t.ticket_id AND NOT l.anonymous
+          AND l.created_at > t.at AND l.created_at <= t.at + p_window
+          AND l.created_at > (SELECT min(at) FROM t) AND l.created_at <= (SELECT max(at) FROM t) + p_window
     ), r AS (
-        SELECT t.*, EXISTS (SELECT 1 FROM later l
-                            WHERE l.phone = t.phone AND l.category = t.category AND l.id <> t.ticket_id
-                              AND l.created_at > t.at AND l.created_at <= t.at + p_window) AS repeated
-        FROM t
+        SELECT t.*, rep.ticket_id IS NOT NULL AS repeated
+        FROM t LEFT JOIN rep ON rep.ticket_id = t.ticket_id AND rep.entry_id = t.entry_id
     )
     SELECT r.entry_id, r.category,
            count(DISTINCT r.ticket_id),

@@ -54,18 +54,19 @@ double hl_kbeffect_satisfaction(const hl_kbeffect_t *e);
 /* HL_KBFLAG_REPEATS | HL_KBFLAG_RATINGS as the rules judge e. */
 unsigned hl_kbeffect_judge(const hl_kbeffect_t *e, const hl_kbeffect_rules_t *rules);
 
-/* Entries used in [from_ms, to_ms), and published entries past review,
- * optionally of one owning unit and one category (its code or a parent's);
- * most used first, at most limit. Columns: HL_KBEFFECT_ENTRY_COLUMNS, then
- * the counts. The caller PQclears; NULL with err filled. */
-#define HL_KBEFFECT_ENTRY_COLUMNS 8 /* id, version, status, title, category, unit, review_at, past_review (t/f) */
-PGresult *hl_kbeffect_entries(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
-                              const char *unit, const char *category, size_t limit, char err[HL_ERR_LEN]);
-
-/* The same counts per ticket category (column 0, then the counts), most
- * used first. */
-PGresult *hl_kbeffect_categories(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
-                                 const char *category, char err[HL_ERR_LEN]);
+/* The report for uses in [from_ms, to_ms), from one pass over the period
+ * (optionally one owning unit's entries and one category, its code or a
+ * parent's). Rows of two kinds, column 0 'e' or 'c':
+ *   e: entries used in the period and published entries past review, most
+ *      used first, at most limit;
+ *   c: ticket categories, most used first.
+ * Columns: kind, id, version, status, title, category, unit, review_at,
+ * past_review (t/f) -- the entry's columns empty on 'c' rows except category
+ * -- then the counts from HL_KBEFFECT_COUNTS_AT. The caller PQclears; NULL
+ * with err filled. */
+#define HL_KBEFFECT_COUNTS_AT 9
+PGresult *hl_kbeffect_query(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,
+                            const char *unit, const char *category, size_t limit, char err[HL_ERR_LEN]);
 
 /* The counts of row `row` of either result, starting at column `col`. */
 void hl_kbeffect_row(const PGresult *res, int row, int col, hl_kbeffect_t *out);

@@ -87,6 +87,9 @@ typedef struct gw gw_t;
 typedef struct gw_loop gw_loop_t;
 typedef struct gw_req gw_req_t;
 typedef void (*gw_finish_fn)(gw_req_t *r);
+/* Work run away from the event loop (gw_defer), with a PostgreSQL
+ * connection of its own (NULL when PostgreSQL cannot be reached). */
+typedef void (*gw_work_fn)(gw_req_t *r, PGconn *pg);
 
 struct gw_req {
     gw_t *gw;
@@ -112,6 +115,8 @@ struct gw_req {
     hl_envelope_t *ans[GW_MAX_CALLS];
     bool timed_out[GW_MAX_CALLS];
     gw_finish_fn finish;
+    gw_work_fn work;          /* gw_defer's */
+    void *job;                /* the handler's data for work and finish (the handler frees it) */
     /* the answer */
     int status;
     struct MHD_Response *resp;
@@ -156,6 +161,12 @@ void gw_call(gw_req_t *r, Hotline__Envelope *env);
 /* Wait for every staged call's answer, then finish(r) runs (in an HTTP
  * loop) with r->ans[] (NULL and r->timed_out[i] when none came). */
 void gw_wait(gw_req_t *r, gw_finish_fn finish);
+/* For the rare requests that take seconds (reports): work(r, pg) runs on a
+ * thread of its own with a connection of its own while the request waits
+ * suspended, so the loop serves on; then finish(r) runs in the loop. work
+ * may touch only r->job, read r->gw's settings and take the knowledge
+ * base's read lock. */
+void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish);
 /* The two for a query: send q to the router, then finish(r) with its answer. */
 void gw_query(gw_req_t *r, Hotline__Query *q, gw_finish_fn finish);
 
@@ -171,12 +182,15 @@ int gw_http_status(Hotline__Status st);
 gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN]);
 /* Stop accepting connections (the ones open are served on). */
 void gw_loop_quiesce(gw_loop_t *l);
-/* Calls sent to the router and not answered yet (any thread). */
+/* Calls sent to the router and not answered yet, and deferred work not
+ * done (any thread). */
 size_t gw_loop_inflight(gw_loop_t *l);
 /* Answer what waits with "no answer", stop the thread and the daemon. */
 void gw_loop_stop(gw_loop_t **self_p);
 /* In the loop's thread: send a suspended request's staged calls. */
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
+/* In the loop's thread: start a suspended request's deferred work. */
+void gw_loop_defer(gw_loop_t *l, gw_req_t *r);
 gw_t *gw_loop_gateway(gw_loop_t *l);
 /* The loop's knowledge-base search memory. */
 hl_kbscratch_t *gw_loop_kbscratch(gw_loop_t *l);

@@ -257,6 +257,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue(r);
     }
     route(r);
+    if (r->finish && r->work && !r->resp) {
+        MHD_suspend_connection(conn);
+        gw_loop_defer(loop, r);
+        return MHD_YES;
+    }
     if (r->finish && r->nstaged && !r->resp) {
         /* Suspended first, then sent: a call refused at once resumes it. */
         MHD_suspend_connection(conn);

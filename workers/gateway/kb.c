@@ -602,101 +602,135 @@ static bool report_scope(gw_req_t *r, const char **unit, const char **category)
     return true;
 }
 
-static void report_failed(gw_req_t *r, PGconn *pg, const char *err)
-{
-    if (PQstatus(pg) != CONNECTION_OK) {
-        unavailable(r);
-    } else {
-        hl_error("%s", err);
-        gw_reply_error(r, 500, "internal", "the report could not be made");
-    }
-}
-
 #define REPORT_ROLES (HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN | HL_ROLE_UNIT)
 
-static void effectiveness(gw_req_t *r)
-{
-    if (!gw_authenticate(r, REPORT_ROLES)) return;
-    const char *unit, *category;
+/* A report's arguments and answer, between the loop and the work thread. */
+typedef struct {
+    char unit[40], category[64];
     int64_t from, to;
-    long limit;
-    if (!report_scope(r, &unit, &category) || !gw_time_arg(r, "from", &from) || !gw_time_arg(r, "to", &to) ||
-        !gw_int_arg(r, "limit", 200, 1, 5000, &limit))
-        return;
-    if (!to) to = hl_now_ms();
-    if (!from) from = to - 30LL * 86400000;
-    if (from >= to) {
-        gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
-        return;
+    long limit, days;
+    json_t *out;         /* the answer; NULL: failed */
+    bool unreachable;    /* PostgreSQL could not be reached (503), else 500 */
+} report_t;
+
+static void report_finish(gw_req_t *r)
+{
+    report_t *job = r->job;
+    if (job->out) gw_reply_json(r, 200, job->out);
+    else if (job->unreachable) unavailable(r);
+    else gw_reply_error(r, 500, "internal", "the report could not be made");
+    hl_free(job);
+    r->job = NULL;
+}
+
+/* The request's report arguments into a new job (r->job); NULL: answered.
+ * Effectiveness takes a period (default the last 30 days), gaps a number
+ * of days. */
+static report_t *report_job(gw_req_t *r, bool period)
+{
+    const char *unit, *category;
+    report_t job = {0};
+    if (!report_scope(r, &unit, &category)) return NULL;
+    if (period) {
+        if (!gw_time_arg(r, "from", &job.from) || !gw_time_arg(r, "to", &job.to) ||
+            !gw_int_arg(r, "limit", 200, 1, 5000, &job.limit))
+            return NULL;
+        if (!job.to) job.to = hl_now_ms();
+        if (!job.from) job.from = job.to - 30LL * 86400000;
+        if (job.from >= job.to) {
+            gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
+            return NULL;
+        }
+    } else if (!gw_int_arg(r, "days", r->gw->conf.kb_gap_days, 1, 366, &job.days) ||
+               !gw_int_arg(r, "limit", 20, 1, 500, &job.limit)) {
+        return NULL;
     }
-    PGconn *pg = pg_of(r);
-    if (!pg) return;
+    snprintf(job.unit, sizeof job.unit, "%s", unit ? unit : "");
+    snprintf(job.category, sizeof job.category, "%s", category ? category : "");
+    report_t *j = hl_malloc(sizeof *j);
+    *j = job;
+    r->job = j;
+    return j;
+}
+
+/* A failed report query: why, for report_finish. */
+static void report_failed(report_t *job, PGconn *pg, const char *err)
+{
+    job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    if (!job->unreachable) hl_error("%s", err);
+}
+
+static void effectiveness_work(gw_req_t *r, PGconn *pg)
+{
+    report_t *job = r->job;
     hl_kbeffect_rules_t rules;
     hl_kbeffect_rules(&r->gw->conf, &rules);
-    char err[HL_ERR_LEN];
-    PGresult *ents = hl_kbeffect_entries(pg, from, to, &rules, unit, category, (size_t)limit, err);
-    PGresult *cats = ents ? hl_kbeffect_categories(pg, from, to, &rules, category, err) : NULL;
-    if (!cats) {
-        PQclear(ents);
-        report_failed(r, pg, err);
+    char err[HL_ERR_LEN] = "";
+    PGresult *res = pg ? hl_kbeffect_query(pg, job->from, job->to, &rules, job->unit, job->category,
+                                           (size_t)job->limit, err)
+                       : NULL;
+    if (!res) {
+        report_failed(job, pg, err);
         return;
     }
     json_t *entries = json_array(), *categories = json_array();
-    for (int i = 0; i < PQntuples(ents); i++) {
+    hl_kbeffect_t total = {0};
+    for (int i = 0; i < PQntuples(res); i++) {
         hl_kbeffect_t e;
-        hl_kbeffect_row(ents, i, HL_KBEFFECT_ENTRY_COLUMNS, &e);
-        unsigned flags = hl_kbeffect_judge(&e, &rules) | (*PQgetvalue(ents, i, 7) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
+        hl_kbeffect_row(res, i, HL_KBEFFECT_COUNTS_AT, &e);
+        if (*PQgetvalue(res, i, 0) == 'c') {
+            for (int k = 0; k < HL_KBEFFECT_NCOUNTS; k++) (&total.uses)[k] += (&e.uses)[k];
+            json_array_append_new(categories, counts_json(json_pack("{s:s}", "category", PQgetvalue(res, i, 5)), &e));
+            continue;
+        }
+        unsigned flags = hl_kbeffect_judge(&e, &rules) | (*PQgetvalue(res, i, 8) == 't' ? HL_KBFLAG_PAST_REVIEW : 0);
         json_t *fl = json_array();
         if (flags & HL_KBFLAG_REPEATS) json_array_append_new(fl, json_string("failing_repeats"));
         if (flags & HL_KBFLAG_RATINGS) json_array_append_new(fl, json_string("failing_ratings"));
         if (flags & HL_KBFLAG_PAST_REVIEW) json_array_append_new(fl, json_string("past_review"));
-        json_t *o = json_pack("{s:I, s:i, s:s, s:s}", "id", (json_int_t)atoll(PQgetvalue(ents, i, 0)), "version",
-                              atoi(PQgetvalue(ents, i, 1)), "status", PQgetvalue(ents, i, 2), "title",
-                              PQgetvalue(ents, i, 3));
-        for (int c = 4; c <= 6; c++) {
-            static const char *const names[] = {"category", "unit", "review_at"};
-            const char *v = PQgetvalue(ents, i, c);
-            json_object_set_new(o, names[c - 4], *v ? json_string(v) : json_null());
+        json_t *o = json_pack("{s:I, s:i, s:s, s:s}", "id", (json_int_t)atoll(PQgetvalue(res, i, 1)), "version",
+                              atoi(PQgetvalue(res, i, 2)), "status", PQgetvalue(res, i, 3), "title",
+                              PQgetvalue(res, i, 4));
+        static const char *const names[] = {"category", "unit", "review_at"};
+        for (int c = 0; c < 3; c++) {
+            const char *v = PQgetvalue(res, i, 5 + c);
+            json_object_set_new(o, names[c], *v ? json_string(v) : json_null());
         }
         json_object_set_new(counts_json(o, &e), "flags", fl);
         json_array_append_new(entries, o);
     }
-    hl_kbeffect_t total = {0};
-    for (int i = 0; i < PQntuples(cats); i++) {
-        hl_kbeffect_t e;
-        hl_kbeffect_row(cats, i, 1, &e);
-        for (int k = 0; k < HL_KBEFFECT_NCOUNTS; k++) (&total.uses)[k] += (&e.uses)[k];
-        json_array_append_new(categories,
-                              counts_json(json_pack("{s:s}", "category", PQgetvalue(cats, i, 0)), &e));
-    }
-    PQclear(ents);
-    PQclear(cats);
+    PQclear(res);
     char f[40], t[40];
-    json_t *o = json_pack("{s:s, s:s, s:{s:I, s:I, s:f, s:f}}", "from", gw_time(r->gw, from, f), "to",
-                          gw_time(r->gw, to, t), "rules", "repeat_days", (json_int_t)rules.repeat_days, "min",
+    json_t *o = json_pack("{s:s, s:s, s:{s:I, s:I, s:f, s:f}}", "from", gw_time(r->gw, job->from, f), "to",
+                          gw_time(r->gw, job->to, t), "rules", "repeat_days", (json_int_t)rules.repeat_days, "min",
                           (json_int_t)rules.min, "repeat_rate", rules.repeat_rate, "satisfaction", rules.satisfaction);
     json_object_set_new(o, "totals", counts_json(json_object(), &total));
     json_object_set_new(o, "categories", categories);
     json_object_set_new(o, "entries", entries);
-    gw_reply_json(r, 200, o);
+    job->out = o;
 }
 
-static void gaps(gw_req_t *r)
+static void effectiveness(gw_req_t *r)
 {
     if (!gw_authenticate(r, REPORT_ROLES)) return;
+    if (report_job(r, true)) gw_defer(r, effectiveness_work, report_finish);
+}
+
+static bool in_category(const char *code, const char *category)
+{
+    size_t n = strlen(category);
+    return !*category || strcmp(code, category) == 0 || (strncmp(code, category, n) == 0 && code[n] == '.');
+}
+
+static void gaps_work(gw_req_t *r, PGconn *pg)
+{
+    report_t *job = r->job;
     const gw_t *gw = r->gw;
-    const char *unit, *category;
-    long days, limit;
-    if (!report_scope(r, &unit, &category) || !gw_int_arg(r, "days", gw->conf.kb_gap_days, 1, 366, &days) ||
-        !gw_int_arg(r, "limit", 20, 1, 500, &limit))
-        return;
-    PGconn *pg = pg_of(r);
-    if (!pg) return;
-    char err[HL_ERR_LEN];
+    char err[HL_ERR_LEN] = "";
     int64_t t0 = hl_mono_us();
-    PGresult *res = hl_kbgaps_query(pg, days, (size_t)gw->conf.kb_gap_scan, err);
+    PGresult *res = pg ? hl_kbgaps_query(pg, job->days, (size_t)gw->conf.kb_gap_scan, err) : NULL;
     if (!res) {
-        report_failed(r, pg, err);
+        report_failed(job, pg, err);
         return;
     }
     size_t n;
@@ -704,16 +738,15 @@ static void gaps(gw_req_t *r)
     hl_kbgap_opts_t opts;
     hl_kbgaps_opts(&gw->conf, &opts);
     hl_kbgap_t *found;
+    hl_kbscratch_t scratch = {0};
     pthread_rwlock_rdlock(&gw->kb->lock);
-    size_t ng = hl_kbgaps_find(gw->kb->ix, gw_loop_kbscratch(r->loop), msgs, n, hl_now_ms(), &opts, &found);
+    size_t ng = hl_kbgaps_find(gw->kb->ix, &scratch, msgs, n, hl_now_ms(), &opts, &found);
     pthread_rwlock_unlock(&gw->kb->lock);
+    hl_kbscratch_free(&scratch);
     json_t *list = json_array();
-    for (size_t g = 0; g < ng && json_array_size(list) < (size_t)limit; g++) {
+    for (size_t g = 0; g < ng && json_array_size(list) < (size_t)job->limit; g++) {
         const hl_kbgap_t *gp = &found[g];
-        if (unit && strcmp(gp->unit, unit) != 0) continue;
-        if (category && strcmp(gp->category, category) != 0 &&
-            !(strncmp(gp->category, category, strlen(category)) == 0 && gp->category[strlen(category)] == '.'))
-            continue;
+        if ((*job->unit && strcmp(gp->unit, job->unit) != 0) || !in_category(gp->category, job->category)) continue;
         const hl_kbgap_msg_t *head = &msgs[gp->members[0]];
         char a[40], b[40];
         json_t *ex = json_array();
@@ -726,8 +759,8 @@ static void gaps(gw_req_t *r)
         json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f}", "size", (json_int_t)gp->n, "category",
                               gp->category, "question", *head->title ? head->title : head->text, "first_at",
                               gw_time(gw, msgs[gp->members[gp->n - 1]].created_ms, a), "last_at",
-                              gw_time(gw, head->created_ms, b), "unit", gp->unit,
-                              "mean_score", (double)(int)(gp->mean_score * 1000 + 0.5f) / 1000);
+                              gw_time(gw, head->created_ms, b), "unit", gp->unit, "mean_score",
+                              (double)(int)(gp->mean_score * 1000 + 0.5f) / 1000);
         if (!*gp->unit) json_object_set_new(o, "unit", json_null());
         json_object_set_new(o, "nearest",
                             gp->best_entry ? json_pack("{s:I, s:f}", "id", (json_int_t)gp->best_entry, "score",
@@ -736,14 +769,20 @@ static void gaps(gw_req_t *r)
         json_object_set_new(o, "examples", ex);
         json_array_append_new(list, o);
     }
-    json_t *o = json_pack("{s:i, s:I, s:f, s:f, s:I, s:f}", "days", (int)days, "scanned", (json_int_t)n, "score_below",
-                          opts.max_score, "similarity", opts.similarity, "min_size", (json_int_t)opts.min_size,
-                          "seconds", (double)(hl_mono_us() - t0) / 1e6);
+    json_t *o = json_pack("{s:i, s:I, s:f, s:f, s:I, s:f}", "days", (int)job->days, "scanned", (json_int_t)n,
+                          "score_below", opts.max_score, "similarity", opts.similarity, "min_size",
+                          (json_int_t)opts.min_size, "seconds", (double)(hl_mono_us() - t0) / 1e6);
     json_object_set_new(o, "gaps", list);
     hl_kbgaps_free(found, ng);
     hl_free(msgs);
     PQclear(res);
-    gw_reply_json(r, 200, o);
+    job->out = o;
+}
+
+static void gaps(gw_req_t *r)
+{
+    if (!gw_authenticate(r, REPORT_ROLES)) return;
+    if (report_job(r, false)) gw_defer(r, gaps_work, report_finish);
 }
 
 /* ------------------------------------------------------------ citations */

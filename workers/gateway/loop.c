@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "hotline/alloc.h"
@@ -39,6 +40,7 @@ struct gw_loop {
     hl_map_t *pending;            /* rid -> call */
     call_t *t_head, *t_tail;
     size_t inflight;              /* read by other threads (atomic) */
+    size_t jobs;                  /* deferred work running (atomic) */
     uint64_t health_rid;
     int64_t next_health_ms;
     volatile int quiesce, stop;
@@ -99,6 +101,58 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
         hl_buf_free(&r->staged[i]);
         if (rc < 0) complete(l, c, NULL); /* the queue to the router is full: "no answer" */
     }
+}
+
+/* ------------------------------------------------------------ deferred work */
+
+typedef struct {
+    gw_loop_t *l;
+    gw_req_t *r;
+    gw_work_fn work;
+} job_t;
+
+static void *job_run(void *arg)
+{
+    job_t *j = arg;
+    pthread_setname_np(pthread_self(), "gw-job");
+    /* Its own connection, bounded: a report is never worth more than a minute. */
+    const char *keys[] = {"dbname", "options", NULL};
+    const char *values[] = {j->l->gw->conf.pg_conninfo, "-c statement_timeout=60000", NULL};
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+    j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
+    PQfinish(pg);
+    MHD_resume_connection(j->r->conn); /* wakes the loop (the daemon's ITC) */
+    __atomic_sub_fetch(&j->l->jobs, 1, __ATOMIC_RELEASE);
+    hl_free(j);
+    return NULL;
+}
+
+void gw_loop_defer(gw_loop_t *l, gw_req_t *r)
+{
+    job_t *j = hl_calloc(1, sizeof *j);
+    *j = (job_t){l, r, r->work};
+    r->work = NULL;
+    __atomic_add_fetch(&l->jobs, 1, __ATOMIC_ACQUIRE);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    if (pthread_create(&th, &a, job_run, j) != 0) {
+        hl_error("loop %d: cannot start a thread for deferred work", l->index);
+        j->work(r, NULL); /* answers "unavailable" */
+        MHD_resume_connection(r->conn);
+        l->resumed = true;
+        __atomic_sub_fetch(&l->jobs, 1, __ATOMIC_RELEASE);
+        hl_free(j);
+    }
+    pthread_attr_destroy(&a);
+}
+
+void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish)
+{
+    r->work = work;
+    r->finish = finish;
 }
 
 static void recv_answers(gw_loop_t *l)
@@ -249,7 +303,7 @@ void gw_loop_quiesce(gw_loop_t *l)
 
 size_t gw_loop_inflight(gw_loop_t *l)
 {
-    return l ? __atomic_load_n(&l->inflight, __ATOMIC_RELAXED) : 0;
+    return l ? __atomic_load_n(&l->inflight, __ATOMIC_RELAXED) + __atomic_load_n(&l->jobs, __ATOMIC_ACQUIRE) : 0;
 }
 
 void gw_loop_stop(gw_loop_t **self_p)
@@ -257,6 +311,9 @@ void gw_loop_stop(gw_loop_t **self_p)
     gw_loop_t *l = *self_p;
     if (!l) return;
     if (l->started) {
+        /* Deferred work ends within its statement timeout; its connection
+         * must be resumed before the daemon stops. */
+        while (__atomic_load_n(&l->jobs, __ATOMIC_ACQUIRE)) usleep(10000);
         l->stop = 1;
         pthread_join(l->th, NULL);
     }
