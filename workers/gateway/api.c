@@ -8,6 +8,7 @@
  *   GET  /progress?ticket=&phone_tail=   a citizen's own ticket, no login, rate limited
  *   GET  /me, GET /reference       the token's role; categories, units, regions
  *   /kb...                         the knowledge base (kb.c)
+ *   GET  /stats                    the figures (stats.c)
  *
  * Every request that needs the router becomes an envelope on the bus; the
  * Idempotency-Key header (scoped to the token) makes a retried POST return
@@ -953,6 +954,8 @@ void gw_api(gw_req_t *r, const char *path)
         } else {
             gw_reply_error(r, 404, "not_found", "no such resource");
         }
+    } else if (strcmp(path, "/stats") == 0) {
+        gw_stats_api(r);
     } else if (strcmp(path, "/kb") == 0 || strncmp(path, "/kb/", 4) == 0) {
         gw_kb_api(r, path + 3);
     } else if (strcmp(path, "/progress") == 0) {
