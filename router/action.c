@@ -28,7 +28,7 @@
 #include "router_int.h"
 
 #define MAX_REASON 2000
-#define MAX_PAYLOAD 16
+#define MAX_PAYLOAD HL_MAX_PAYLOAD
 
 typedef struct {
     hl_ticket_t t;

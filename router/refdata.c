@@ -7,6 +7,8 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/map.h"
+#include "hotline/figures.h"
+#include "hotline/figures.h"
 #include "hotline/refdata.h"
 
 typedef struct {
@@ -62,6 +64,7 @@ struct hl_refdata {
     hl_classifier_t *classifier;
     const hl_model_t *model;
     const char *top;
+    hl_figures_t *figures;  /* the figures' counters (metric_counters) */
     bool sealed;
 };
 
@@ -126,6 +129,7 @@ void hl_refdata_destroy(hl_refdata_t **self_p)
     if (!rd) return;
     hl_map_each(rd->regions, free_region, NULL);
     hl_map_destroy(&rd->regions);
+    hl_figures_destroy(&rd->figures);
     hl_map_destroy(&rd->units);
     for (size_t i = 0; i < rd->nunits; i++) hl_free(rd->unit_codes[i]);
     hl_free(rd->unit_codes);
@@ -303,6 +307,7 @@ static const char *queries[] = {
     "SELECT region, day - date '1970-01-01', kind FROM calendar_days",
     "SELECT region, year FROM calendar_years",
     "SELECT phrase, service FROM emergency_phrases",
+    "SELECT name, kinds, to_states, payload_key, payload_values, on_time FROM metric_counters ORDER BY name",
 };
 #define NQUERIES (sizeof queries / sizeof queries[0])
 
@@ -379,6 +384,11 @@ int hl_refdata_load(hl_refdata_t *rd, size_t i, const PGresult *res, char err[HL
         }
         case 8: rc = hl_refdata_add_year(rd, val(res, r, 0), atoi(val(res, r, 1))); break;
         case 9: rc = hl_refdata_add_emergency(rd, val(res, r, 0), val(res, r, 1)); break;
+        case 10:
+            if (!rd->figures) rd->figures = hl_figures_new();
+            rc = hl_figures_add(rd->figures, val(res, r, 0), val(res, r, 1), val(res, r, 2), val(res, r, 3),
+                                val(res, r, 4), val(res, r, 5));
+            break;
         default: rc = HL_EINVAL;
         }
         if (rc) {
@@ -595,4 +605,9 @@ size_t hl_refdata_units(const hl_refdata_t *rd, const char *const **codes)
 {
     *codes = (const char *const *)rd->unit_codes;
     return rd->nunits;
+}
+
+const hl_figures_t *hl_refdata_figures(const hl_refdata_t *rd)
+{
+    return rd ? rd->figures : NULL;
 }

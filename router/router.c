@@ -11,6 +11,7 @@
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/figures.h"
 #include "hotline/log.h"
 
 #include "router_int.h"
@@ -148,6 +149,43 @@ static void send_event(router_t *r, Hotline__Event *ev)
         (void)zmq_send(r->events, r->sendbuf.data, r->sendbuf.len, ZMQ_DONTWAIT);
 }
 
+/* ============================================================ live figures */
+
+typedef struct {
+    router_t *r;
+    char key[32];
+    const char *unit, *category, *region, *channel;
+} count_t;
+
+static void count_one(const char *name, void *arg)
+{
+    count_t *c = arg;
+    char field[256];
+    hl_figures_field(field, sizeof field, name, c->unit, c->category, c->region, c->channel);
+    const char *argv[4] = {"HINCRBY", c->key, field, "1"};
+    size_t len[4] = {7, strlen(c->key), strlen(field), 1};
+    if (hl_redis_command(c->r->redis, NULL, NULL, 4, argv, len) != 0)
+        c->r->stats.uncounted++; /* Redis down: hotline-figures repair rebuilds the day from PostgreSQL */
+}
+
+/* Count a committed event in the live figures: each counter it counts for,
+ * on its local day, for the ticket's unit, category, region and channel. */
+static void count_event(router_t *r, const hl_figure_event_t *e, const char *unit, const char *category,
+                        const char *region, const char *channel)
+{
+    const struct hl_figures *f = hl_refdata_figures(r->refdata);
+    if (!f) return;
+    if (!hl_redis_up(r->redis)) {
+        r->stats.uncounted++;
+        return;
+    }
+    count_t c = {r, "", unit, category, region, channel};
+    char day[HL_ISO8601_LEN];
+    hl_iso8601(e->at_ms, (int)r->conf->utc_offset_min, day); /* its first 10: the local day */
+    snprintf(c.key, sizeof c.key, HL_FIGURES_KEY "%.10s", day);
+    hl_figures_match(f, e, count_one, &c);
+}
+
 void hl__router_publish(router_t *r, const item_t *it)
 {
     const hl_plan_t *p = &it->plan;
@@ -175,6 +213,9 @@ void hl__router_publish(router_t *r, const item_t *it)
     ev.type = p->type;
     ev.channel = it->in->channel;
     ev.seq = 1;
+    hl_figure_event_t fe = {"intake", hl_state_name(p->state), 0, NULL, NULL, it->created_at,
+                            {p->deadlines.sign, p->deadlines.contact, p->deadlines.reply, 0}};
+    count_event(r, &fe, p->unit, p->category, p->region, hl_channel_name(it->in->channel));
     /* As hl_clock_start: the clocks that run, from the reception. */
     if (p->state == HOTLINE__STATE__STATE_DISPATCHED && p->deadlines.sign) st.sign = st.contact = p->received_at;
     if (p->deadlines.reply) st.reply = p->received_at;
@@ -219,6 +260,12 @@ void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *ki
         ev.n_payload = a->n_payload;
         ev.payload = (Hotline__Event__PayloadEntry **)a->payload;
     }
+    const char *keys[HL_MAX_PAYLOAD], *values[HL_MAX_PAYLOAD];
+    size_t np = a && a->n_payload <= HL_MAX_PAYLOAD ? a->n_payload : 0;
+    for (size_t i = 0; i < np; i++) keys[i] = a->payload[i]->key, values[i] = a->payload[i]->value;
+    hl_figure_event_t fe = {kind, hl_state_name(to), np, keys, values, at,
+                            {t->due[0], t->due[1], t->due[2], t->due[3]}};
+    count_event(r, &fe, t->unit, t->category, t->region, t->channel);
     send_event(r, &ev);
 }
 
@@ -490,9 +537,9 @@ static void stats_cb(hl_loop_t *loop, void *arg)
     hl_info("stats: received %" PRIu64 " stored %" PRIu64 " replayed %" PRIu64
             " try_later %" PRIu64 " invalid %" PRIu64 " dropped %" PRIu64 " batches %" PRIu64
             " failed_batches %" PRIu64 " queued %" PRIu64 " swept %" PRIu64 " actions %" PRIu64
-            " refused %" PRIu64 " queries %" PRIu64 " pending %zu+%zu",
+            " refused %" PRIu64 " queries %" PRIu64 " uncounted %" PRIu64 " pending %zu+%zu",
             s->received, s->stored, s->replayed, s->try_later, s->invalid, s->dropped, s->batches,
-            s->failed_batches, s->queued, s->swept, s->actions, s->refused, s->queries, r->npending,
+            s->failed_batches, s->queued, s->swept, s->actions, s->refused, s->queries, s->uncounted, r->npending,
             r->napending);
     last = *s;
 }

@@ -232,6 +232,7 @@ int hl_store_ticket_read(const PGresult *res, int row, int c, hl_ticket_t *t, in
     if (*prev && hl_state_parse(prev, &t->previous_state) != 0) return HL_EINVAL;
     if (last_seq) *last_seq = (int)i64v(res, row, c + 38);
     t->merged_count = (int)i64v(res, row, c + 39);
+    COPY_FIELD(t->channel, str(res, row, c + 40));
     return 0;
 }
 

@@ -55,6 +55,8 @@ const char *hl_notice_name(int stage);
 #define HL_MAX_EXCLUDED 16
 /* Knowledge-base entries one answer (close_direct, reply) may cite. */
 #define HL_KB_CITED_MAX 8
+/* Details (payload entries) one action may carry. */
+#define HL_MAX_PAYLOAD 16
 
 /* The ticket, as the lifecycle sees it. Times are ms since the epoch; 0 =
  * not set. */
@@ -68,6 +70,7 @@ typedef struct {
     char category[HL_CATEGORY_LEN];
     char region[HL_REGION_LEN];
     char unit[HL_UNIT_LEN];
+    char channel[16];            /* phone, web, ... (the figures' dimension) */
     char assisting[HL_MAX_ASSISTING][HL_UNIT_LEN];
     int nassisting;
     char excluded[HL_MAX_EXCLUDED][HL_UNIT_LEN];

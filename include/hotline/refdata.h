@@ -89,4 +89,8 @@ bool hl_refdata_has_category(const hl_refdata_t *rd, const char *code);
 /* Unit codes of all active units (borrowed), for stream set-up. */
 size_t hl_refdata_units(const hl_refdata_t *rd, const char *const **codes);
 
+/* The figures' counters (NULL when none were loaded). */
+struct hl_figures;
+const struct hl_figures *hl_refdata_figures(const hl_refdata_t *rd);
+
 #endif

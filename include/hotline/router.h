@@ -33,6 +33,7 @@ typedef struct {
     uint64_t failed_batches;
     uint64_t queued;        /* stream entries written */
     uint64_t swept;         /* stream entries re-sent by the outbox sweep */
+    uint64_t uncounted;     /* events not counted in the live figures (Redis down) */
     uint64_t reloads;       /* reference data snapshots loaded */
     uint64_t actions;       /* actions done (or replayed) */
     uint64_t refused;       /* actions refused (illegal, forbidden, invalid) */

@@ -77,8 +77,9 @@ void hl_store_outbox_row(hl_buf_t *b, int64_t batch_id, const char *router, cons
     ", " HL_MS("signed_at") ", " HL_MS("contacted_at") ", " HL_MS("replied_at") ", "               \
     HL_MS("closed_at") ", return_count, reopen_count, extension_count, callback_attempts, "        \
     "supervision, coalesce(resolution, ''), coalesce(satisfaction, ''), coalesce(parent_id, 0), "  \
-    "sla_progress, coalesce(extension_days, 0), coalesce(previous_state, ''), last_seq, merged_count"
-#define HL_TICKET_NCOLS 40
+    "sla_progress, coalesce(extension_days, 0), coalesce(previous_state, ''), last_seq, merged_count, "  \
+    "channel"
+#define HL_TICKET_NCOLS 41
 
 /* Read columns col0 .. col0 + HL_TICKET_NCOLS - 1 of a row selected with
  * HL_SQL_TICKET_COLS. Returns 0 or HL_EINVAL (a value the vocabulary does

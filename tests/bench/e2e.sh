@@ -9,7 +9,8 @@
 #  (b) end to end: hotline-loadgen -> router -> COMMIT -> XADD -> ack at
 #      saturation, with real citizen messages when ../shared/data is present;
 #  (c) latency at 10 % of (a)'s rate.
-# Both loadgen runs verify every acked ticket in PostgreSQL and its stream.
+# Both loadgen runs verify every acked ticket in PostgreSQL and its stream, and
+# hotline-figures checks the live figures the router counted against the log.
 # Prints one key=value line per figure. Not a test: nothing is asserted.
 #
 # Usage: tests/bench/e2e.sh [-n TICKETS] [-s SECONDS_AT_10PCT] [-w WINDOW]
@@ -105,3 +106,8 @@ echo "lost=$(sum lost)"
 echo "undelivered=$(sum undelivered)"
 echo "mismatched=$(sum mismatched)"
 echo "duplicated=$(sum duplicated)"
+# The live figures the router counted in Redis for every intake (three days
+# around today, whatever the zone) against the event log.
+FIG=$("$B/workers/hotline-figures" --config "$T/hotline.conf" check \
+    --from "$(date -d yesterday +%F)" --to "$(date -d tomorrow +%F)" 2>&1 | tail -1 || true)
+echo "figures_cells_different=${FIG##*=}"

@@ -77,6 +77,41 @@ check "by unit: the second unit has the re-dispatched ticket's reply" \
     "$(js "[u['replied'] for u in d['by_unit'] if u['unit'] == '$OTHER'][0]")" 1
 check "the rates' definitions" "$(js 'd["rates"]["satisfaction_rate"]["denominator"]')" callback_rated
 
+echo "# live: the router counted the same cells in Redis as it went"
+TODAY=$(hl_sql "SELECT (now() AT TIME ZONE 'UTC' + interval '480 minutes')::date")
+hl_sql "SELECT field || '=' || n FROM hl_metric_cells('$TODAY', '$TODAY'::date + 1, 480) ORDER BY 1" >"$T/exact.txt"
+hl_redis HGETALL "hl:m:$TODAY" | paste -d= - - | sort >"$T/live.txt"
+check "cells counted" "$(($(wc -l <"$T/exact.txt") > 10))" 1
+check "live = exact, cell by cell" "$(diff "$T/exact.txt" "$T/live.txt" && echo same)" same
+check "cells are counter|unit|category|region|channel: the held tickets under no unit" \
+    "$(grep '^accepted||[a-z.]*|[^|]*|phone=' "$T/live.txt" | cut -d= -f2 | paste -sd+ | bc)" 2
+
+echo "# hotline-figures: check and repair"
+FIG="$HL_BUILD/workers/hotline-figures --config $T/hotline.conf"
+rc=0; out=$($FIG check 2>&1) || rc=$?
+check "check: equal" "$rc/$(echo "$out" | tail -1)" "0/days=31 cells_different=0"
+hl_redis HINCRBY "hl:m:$TODAY" "accepted|$U1|x|y|z" 5 >/dev/null
+hl_redis HINCRBY "hl:m:$TODAY" "$(head -1 "$T/live.txt" | cut -d= -f1)" 1 >/dev/null
+rc=0; out=$($FIG check --from "$TODAY" --to "$TODAY" 2>&1) || rc=$?
+check "check: the two wrong cells listed" "$rc/$(echo "$out" | grep -c ' exact=')" 1/2
+hl_redis DEL "hl:m:$TODAY" >/dev/null
+rc=0; $FIG check --from "$TODAY" >/dev/null 2>&1 || rc=$?
+check "check after the day was lost" "$rc" 1
+rc=0; out=$($FIG repair --from "$TODAY" 2>&1) || rc=$?
+check "repair" "$rc" 0
+hl_redis HGETALL "hl:m:$TODAY" | paste -d= - - | sort >"$T/repaired.txt"
+check "repaired = exact" "$(diff "$T/exact.txt" "$T/repaired.txt" && echo same)" same
+rc=0; $FIG check >/dev/null 2>&1 || rc=$?
+check "check after the repair" "$rc" 0
+rc=0; $FIG check --from 2026-13-01 >/dev/null 2>&1 || rc=$?; check "a bad day: usage" "$rc" 2
+rc=0; $FIG check --from 2026-02-01 --to 2026-01-01 >/dev/null 2>&1 || rc=$?; check "from after to: usage" "$rc" 2
+rc=0; $FIG frobnicate >/dev/null 2>&1 || rc=$?; check "an unknown command: usage" "$rc" 2
+post_json /api/v1/tickets "$AGENT" '{"body":"修复之后的新工单也照常计入","hold":true}'
+CELL="accepted||$(js 'd["category"]')|$(hl_sql "SELECT coalesce(region, '') FROM tickets WHERE ticket_no = '$(js 'd["ticket"]')'")|phone"
+check "counting goes on after a repair" "$(hl_redis HGET "hl:m:$TODAY" "$CELL")" \
+    "$(hl_sql "SELECT n FROM hl_metric_cells('$TODAY', '$TODAY'::date + 1, 480) WHERE field = '$CELL'")"
+check_ge "... in a cell that exists" "$(hl_redis HGET "hl:m:$TODAY" "$CELL")" 1
+
 echo "# a ruling: ticket 2 was an unreasonable request, out of the rating figures"
 hl_sql "INSERT INTO metric_rulings (ticket_id, counters, reason, ruled_by) SELECT id, '{callback_rated,resolved,satisfied}', '不合理诉求（经审核认定）', 'test' FROM tickets WHERE ticket_no = '$T2'" >/dev/null
 stats ""
@@ -102,4 +137,4 @@ stats "?category=%FF"; check "a category not UTF-8: 400" "$ST" 400
 stats "?region=$(printf 'x%.0s' $(seq 1 100))"; check "an oversized code: 400" "$ST" 400
 stats "?unit=x'%3B%20DROP%20TABLE%20tickets%3B--"; check "SQL in a filter: nothing found" "$ST/$(tot accepted)" 200/0
 req POST /api/v1/stats "$OFFICE"; check "POST: 405" "$ST" 405
-check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets")" 5
+check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets")" 6

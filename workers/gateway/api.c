@@ -27,7 +27,7 @@
 
 #include "gateway.h"
 
-#define MAX_PAYLOAD 16
+#define MAX_PAYLOAD HL_MAX_PAYLOAD
 
 enum { K_CREATE = 1, K_PREVIEW, K_GET, K_LIST, K_CSV, K_ACTION, K_PROGRESS };
 

@@ -1,0 +1,211 @@
+/* figures.c - hotline-figures: the live figures checked against the event log.
+ *
+ *   hotline-figures check  [--from DAY] [--to DAY]
+ *   hotline-figures repair [--from DAY] [--to DAY]
+ *
+ * The router counts every committed event in Redis, one hash per local day
+ * (hl:m:YYYY-MM-DD, see include/hotline/figures.h). check compares each
+ * day's hash with the cells PostgreSQL computes from ticket_events
+ * (hl_metric_cells, migration 011) and lists the cells that differ; repair
+ * rebuilds each day's hash from PostgreSQL (written under a new key, then
+ * renamed over the old one: readers see the old or the new day whole).
+ * A day still receiving events may change between the read and the rename;
+ * run check again afterwards.
+ */
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotline/alloc.h"
+#include "hotline/clock.h"
+#include "hotline/conf.h"
+#include "hotline/figures.h"
+#include "hotline/map.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hotline-figures [options] check|repair\n"
+            "The live figures (counted in Redis by the router as events happen) against the\n"
+            "same figures computed from PostgreSQL's event log, day by day.\n"
+            "\n"
+            "Commands:\n"
+            "  check           list the cells (counter|unit|category|region|channel) that differ\n"
+            "  repair          rebuild each day's live figures from PostgreSQL\n"
+            "\n"
+            "Options:\n"
+            "  --from DAY      first local day (YYYY-MM-DD; default: 30 days ago)\n"
+            "  --to DAY        last local day, included (default: today)\n"
+            "  -c, --config FILE  settings file (postgres.conninfo, redis.host, redis.port,\n"
+            "                  deadlines.utc_offset_min)\n"
+            "  -s, --set S.K=V    override one setting\n"
+            "  -h, --help      this text\n"
+            "\n"
+            "Exit status: 0 equal (check) or rebuilt (repair), 1 different or a store failed,\n"
+            "2 bad usage.\n");
+}
+
+static void day_name(int64_t day, char out[16])
+{
+    int y;
+    unsigned m, d;
+    hl_civil_from_days(day, &y, &m, &d);
+    snprintf(out, 16, "%04d-%02u-%02u", y, m, d);
+}
+
+/* The day's cells from PostgreSQL; NULL when the query failed. */
+static PGresult *exact_cells(PGconn *pg, const char *day, int offset)
+{
+    char off[16];
+    snprintf(off, sizeof off, "%d", offset);
+    const char *p[2] = {day, off};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT field, n FROM hl_metric_cells($1::date, $1::date + 1, $2::integer) ORDER BY 1",
+                                 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
+    fprintf(stderr, "hotline-figures: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return NULL;
+}
+
+/* Compare one day; returns the cells that differ, or -1. */
+static long check_day(PGconn *pg, redisContext *rc, const char *day, int offset)
+{
+    PGresult *res = exact_cells(pg, day, offset);
+    if (!res) return -1;
+    redisReply *rep = redisCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", day);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
+        if (rep) freeReplyObject(rep);
+        PQclear(res);
+        return -1;
+    }
+    hl_map_t *live = hl_map_new();
+    for (size_t i = 0; i + 1 < rep->elements; i += 2)
+        hl_map_put(live, rep->element[i]->str, rep->element[i]->len, rep->element[i + 1]->str);
+    long diff = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *f = PQgetvalue(res, i, 0), *n = PQgetvalue(res, i, 1);
+        const char *l = hl_map_get(live, f, strlen(f));
+        if (!l || strcmp(l, n) != 0) {
+            printf("%s %s exact=%s live=%s\n", day, f, n, l ? l : "0");
+            diff++;
+        }
+        if (l) hl_map_del(live, f, strlen(f));
+    }
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        if (!hl_map_get(live, rep->element[i]->str, rep->element[i]->len)) continue;
+        printf("%s %s exact=0 live=%s\n", day, rep->element[i]->str, rep->element[i + 1]->str);
+        diff++;
+    }
+    hl_map_destroy(&live);
+    freeReplyObject(rep);
+    PQclear(res);
+    return diff;
+}
+
+/* Rebuild one day; returns the cells written, or -1. */
+static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset)
+{
+    PGresult *res = exact_cells(pg, day, offset);
+    if (!res) return -1;
+    char key[48], tmp[64];
+    snprintf(key, sizeof key, HL_FIGURES_KEY "%s", day);
+    snprintf(tmp, sizeof tmp, "%s:rebuild", key);
+    long n = PQntuples(res), rc_ = n;
+    redisAppendCommand(rc, "DEL %s", tmp);
+    for (int i = 0; i < PQntuples(res); i++)
+        redisAppendCommand(rc, "HSET %s %s %s", tmp, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    if (n) redisAppendCommand(rc, "RENAME %s %s", tmp, key);
+    else redisAppendCommand(rc, "DEL %s", key);
+    for (long i = 0; i < n + 2; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(rc, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
+            rc_ = -1;
+        }
+        if (rep) freeReplyObject(rep);
+        if (rc_ < 0 && !rep) break;
+    }
+    PQclear(res);
+    return rc_;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+                                         {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
+                                         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *from_s = NULL, *to_s = NULL;
+    char **sets = hl_calloc((size_t)argc + 1, sizeof(char *));
+    int nsets = 0, opt, x = 2;
+    while ((opt = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 's': sets[nsets++] = optarg; break;
+        case 'F': from_s = optarg; break;
+        case 'T': to_s = optarg; break;
+        case 'h': usage(stdout); x = 0; goto done;
+        default: usage(stderr); goto done;
+        }
+    }
+    if (optind != argc - 1 || (strcmp(argv[optind], "check") != 0 && strcmp(argv[optind], "repair") != 0)) {
+        usage(stderr);
+        goto done;
+    }
+    bool repair = strcmp(argv[optind], "repair") == 0;
+    hl_conf_t conf;
+    char err[HL_ERR_LEN];
+    if (hl_conf_load_all(&conf, config, environ, sets, nsets, err) != 0) {
+        fprintf(stderr, "hotline-figures: %s\n", err);
+        hl_conf_free(&conf);
+        goto done;
+    }
+    int offset = (int)conf.utc_offset_min;
+    int64_t today = (hl_now_ms() + (int64_t)offset * 60000) / 86400000, from = today - 30, to = today, ms;
+    if ((from_s && (strlen(from_s) != 10 || hl_time_parse(from_s, offset, &ms) != 0)) ||
+        (to_s && (strlen(to_s) != 10 || hl_time_parse(to_s, offset, &ms) != 0))) {
+        fprintf(stderr, "hotline-figures: --from and --to are days (YYYY-MM-DD)\n");
+        hl_conf_free(&conf);
+        goto done;
+    }
+    if (from_s && hl_time_parse(from_s, offset, &ms) == 0) from = (ms + (int64_t)offset * 60000) / 86400000;
+    if (to_s && hl_time_parse(to_s, offset, &ms) == 0) to = (ms + (int64_t)offset * 60000) / 86400000;
+    if (from > to || to - from > 3660) {
+        fprintf(stderr, "hotline-figures: --from must not be after --to (at most ten years)\n");
+        hl_conf_free(&conf);
+        goto done;
+    }
+    x = 1;
+    PGconn *pg = PQconnectdb(conf.pg_conninfo);
+    redisContext *rc = redisConnect(conf.redis_host, (int)conf.redis_port);
+    hl_conf_free(&conf);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "hotline-figures: %s", PQerrorMessage(pg));
+    } else if (!rc || rc->err) {
+        fprintf(stderr, "hotline-figures: redis: %s\n", rc ? rc->errstr : "cannot connect");
+    } else {
+        long total = 0, days = 0;
+        bool failed = false;
+        for (int64_t d = from; d <= to && !failed; d++, days++) {
+            char day[16];
+            day_name(d, day);
+            long n = repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
+            if (n < 0) failed = true;
+            else total += n;
+        }
+        if (!failed && repair) printf("days=%ld cells_written=%ld\n", days, total);
+        if (!failed && !repair) printf("days=%ld cells_different=%ld\n", days, total);
+        x = failed || (!repair && total) ? 1 : 0;
+    }
+    if (rc) redisFree(rc);
+    PQfinish(pg);
+done:
+    hl_free(sets);
+    return x;
+}
