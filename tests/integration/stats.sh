@@ -76,6 +76,15 @@ check "by unit: the first unit's reply" "$(js "[u['replied'] for u in d['by_unit
 check "by unit: the second unit has the re-dispatched ticket's reply" \
     "$(js "[u['replied'] for u in d['by_unit'] if u['unit'] == '$OTHER'][0]")" 1
 check "the rates' definitions" "$(js 'd["rates"]["satisfaction_rate"]["denominator"]')" callback_rated
+check "read from the live cells by default, for whole local days" \
+    "$(js 'd["source"]')/$(js 'd["from"][10:]')/$(js 'd["to"][10:]')" "live/T00:00:00.000+08:00/T00:00:00.000+08:00"
+js 'd["totals"]' >"$T/live_totals.json"
+js 'd["by_unit"]' >"$T/live_units.json"
+stats "?source=exact"
+check "exact: the same totals" "$(js 'd["totals"]')" "$(cat "$T/live_totals.json")"
+check "exact: the same units" "$(js 'd["by_unit"]')" "$(cat "$T/live_units.json")"
+check "exact: for the period asked" "$(js 'd["source"]')/$(js 'd["from"][10:] != "T00:00:00.000+08:00"')" exact/True
+stats "?source=guess"; check "an unknown source: 400" "$ST" 400
 
 echo "# live: the router counted the same cells in Redis as it went"
 TODAY=$(hl_sql "SELECT (now() AT TIME ZONE 'UTC' + interval '480 minutes')::date")
@@ -117,6 +126,9 @@ hl_sql "INSERT INTO metric_rulings (ticket_id, counters, reason, ruled_by) SELEC
 stats ""
 check "ratings without it" "$(tot callback_rated)/$(tot satisfaction_rate)/$(tot resolution_rate)" 1/1.0/1.0
 check "its other figures stay" "$(tot replied)/$(tot returned)" 2/1
+js 'd["totals"]' >"$T/live_totals.json"
+stats "?source=exact"
+check "live less the ruling = exact" "$(js 'd["totals"]')" "$(cat "$T/live_totals.json")"
 check "rulings are never rewritten" "$(hl_sql "DELETE FROM metric_rulings" 2>&1 | grep -c 'never deleted')" 1
 
 echo "# periods, filters and roles"
@@ -138,3 +150,8 @@ stats "?region=$(printf 'x%.0s' $(seq 1 100))"; check "an oversized code: 400" "
 stats "?unit=x'%3B%20DROP%20TABLE%20tickets%3B--"; check "SQL in a filter: nothing found" "$ST/$(tot accepted)" 200/0
 req POST /api/v1/stats "$OFFICE"; check "POST: 405" "$ST" 405
 check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets")" 6
+
+echo "# Redis down: live figures unavailable (503), exact ones still served"
+hl_redis SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+stats ""; check "live: 503" "$ST/$(header Retry-After)" 503/1
+stats "?source=exact"; check "exact: 200" "$ST/$(tot accepted)" 200/6

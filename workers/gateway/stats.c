@@ -1,22 +1,29 @@
 /* stats.c - the hotline's figures: GET /api/v1/stats.
  *
- *   GET /stats?from=&to=&unit=&category=&region=&channel=
- *       {"from", "to", "totals": {counters..., rates...}, "by_unit": [{"unit",
+ *   GET /stats?from=&to=&unit=&category=&region=&channel=&source=live|exact
+ *       {"source", "from", "to", "totals": {counters..., rates...}, "by_unit": [{"unit",
  *       "unit_name", counters..., rates...}], "rates": {name: {label,
  *       numerator, denominator}}}
  *
  * The counters and rates are data (migration 010: metric_counters,
- * metric_rates), counted exactly from the event log for the period
- * (hl_metric_counts) on a thread of its own (gw_defer). Office, supervisor
- * and admin see every unit; a unit sees its own. Default period: the last
- * 30 days. A rate whose denominator is 0 is null.
+ * metric_rates). source=live (the default) adds up the cells the router
+ * counted in Redis for the local days the period touches (whole days: the
+ * answer's from and to say which), less what rulings take out
+ * (hl_metric_ruled); source=exact counts the event log for the period
+ * itself (hl_metric_counts). Either runs on a thread of its own (gw_defer).
+ * Office, supervisor and admin see every unit; a unit sees its own. Default
+ * period: the last 30 days. A rate whose denominator is 0 is null.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/figures.h"
+#include "hotline/map.h"
 #include "hotline/utf8.h"
 
 #include "gateway.h"
@@ -24,9 +31,143 @@
 typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
+    bool live;
     json_t *out;
     bool unreachable;
 } stats_t;
+
+static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
+    if (PQstatus(pg) == CONNECTION_OK) hl_error("stats: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return NULL;
+}
+
+/* Counts per unit as they are added up. */
+typedef struct {
+    PGresult *counters;       /* name, label: the columns of a row */
+    int nc;
+    hl_map_t *index;          /* unit -> row + 1 */
+    char **units;
+    int64_t *rows;            /* nunits x nc */
+    size_t nunits, cap;
+} table_t;
+
+static void table_add(table_t *t, const char *unit, size_t ulen, const char *counter, size_t clen, int64_t n)
+{
+    int k = -1;
+    for (int i = 0; i < t->nc && k < 0; i++)
+        if (strlen(PQgetvalue(t->counters, i, 0)) == clen && !memcmp(PQgetvalue(t->counters, i, 0), counter, clen))
+            k = i;
+    if (k < 0) return; /* a counter no longer defined */
+    size_t row = (size_t)(uintptr_t)hl_map_get(t->index, unit, ulen);
+    if (!row) {
+        if (t->nunits == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 16;
+            t->units = hl_realloc(t->units, t->cap * sizeof *t->units);
+            t->rows = hl_realloc(t->rows, t->cap * (size_t)t->nc * sizeof *t->rows);
+        }
+        t->units[t->nunits] = hl_strndup(unit, ulen);
+        memset(t->rows + t->nunits * (size_t)t->nc, 0, (size_t)t->nc * sizeof *t->rows);
+        row = ++t->nunits;
+        hl_map_put(t->index, unit, ulen, (void *)(uintptr_t)row);
+    }
+    t->rows[(row - 1) * (size_t)t->nc + (size_t)k] += n;
+}
+
+static void table_free(table_t *t)
+{
+    for (size_t i = 0; i < t->nunits; i++) hl_free(t->units[i]);
+    hl_free(t->units);
+    hl_free(t->rows);
+    hl_map_destroy(&t->index);
+}
+
+static bool in_category(const char *code, size_t len, const char *category)
+{
+    size_t n = strlen(category);
+    return !*category || (len == n && !memcmp(code, category, n)) || (len > n && !memcmp(code, category, n) && code[n] == '.');
+}
+
+static bool same(const char *v, size_t len, const char *want)
+{
+    return !*want || (strlen(want) == len && !memcmp(v, want, len));
+}
+
+/* One live cell "counter|unit|category|region|channel" = n, if the filters take it. */
+static void add_cell(table_t *t, const stats_t *job, const char *f, size_t flen, int64_t n)
+{
+    const char *part[5];
+    size_t len[5];
+    int k = 0;
+    const char *p = f, *end = f + flen;
+    while (k < 5) {
+        const char *q = memchr(p, '|', (size_t)(end - p));
+        if (!q) q = end;
+        part[k] = p;
+        len[k++] = (size_t)(q - p);
+        if (q == end) break;
+        p = q + 1;
+    }
+    if (k != 5) return;
+    if (!same(part[1], len[1], job->unit) || !in_category(part[2], len[2], job->category) ||
+        !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
+        return;
+    table_add(t, part[1], len[1], part[0], len[0], n);
+}
+
+/* The live cells of the job's days into t, less the rulings'; false: a
+ * store failed (job->unreachable set when Redis or PostgreSQL is down). */
+static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, table_t *t)
+{
+    int off = (int)r->gw->conf.utc_offset_min;
+    int64_t shift = (int64_t)off * 60000, d0 = (job->from + shift) / 86400000,
+            d1 = (job->to + shift + 86400000 - 1) / 86400000;
+    job->from = d0 * 86400000 - shift;
+    job->to = d1 * 86400000 - shift;
+    struct timeval tv = {2, 0};
+    redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
+    bool ok = rc && !rc->err;
+    if (ok) redisSetTimeout(rc, tv);
+    for (int64_t d = d0; ok && d < d1; d++) {
+        int y;
+        unsigned m, dd;
+        hl_civil_from_days(d, &y, &m, &dd);
+        ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%04d-%02u-%02u", y, m, dd) == REDIS_OK;
+    }
+    for (int64_t d = d0; ok && d < d1; d++) {
+        redisReply *rep = NULL;
+        ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
+        for (size_t i = 0; ok && i + 1 < rep->elements; i += 2)
+            add_cell(t, job, rep->element[i]->str, rep->element[i]->len, atoll(rep->element[i + 1]->str));
+        if (rep) freeReplyObject(rep);
+    }
+    if (!ok) {
+        hl_warn("stats: redis %s:%d: %s", r->gw->conf.redis_host, (int)r->gw->conf.redis_port,
+                rc && rc->err ? rc->errstr : "no answer");
+        job->unreachable = true;
+    }
+    if (rc) redisFree(rc);
+    if (!ok) return false;
+    char from[24], to[24];
+    snprintf(from, sizeof from, "%lld", (long long)job->from);
+    snprintf(to, sizeof to, "%lld", (long long)job->to);
+    const char *p[2] = {from, to};
+    PGresult *ruled = run(pg,
+                          "SELECT unit || '|' || category || '|' || region || '|' || channel, counter, n FROM "
+                          "hl_metric_ruled(to_timestamp($1::bigint / 1000.0), to_timestamp($2::bigint / 1000.0))",
+                          2, p);
+    if (!ruled) return false;
+    for (int i = 0; i < PQntuples(ruled); i++) {
+        char cell[512];
+        int n = snprintf(cell, sizeof cell, "%s|%s", PQgetvalue(ruled, i, 1), PQgetvalue(ruled, i, 0));
+        if (n > 0 && (size_t)n < sizeof cell) add_cell(t, job, cell, (size_t)n, -atoll(PQgetvalue(ruled, i, 2)));
+    }
+    PQclear(ruled);
+    return true;
+}
 
 static json_t *rate_json(int64_t num, int64_t den)
 {
@@ -49,64 +190,60 @@ static json_t *figures(json_t *o, PGresult *counters, const int64_t *v, PGresult
     return o;
 }
 
-static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p)
+static int by_code(const void *a, const void *b)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    if (PQstatus(pg) == CONNECTION_OK) hl_error("stats: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
-}
-
-static int counter_index(PGresult *counters, const char *name)
-{
-    for (int i = 0; i < PQntuples(counters); i++)
-        if (!strcmp(PQgetvalue(counters, i, 0), name)) return i;
-    return -1;
+    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
 static void stats_work(gw_req_t *r, PGconn *pg)
 {
     stats_t *job = r->job;
-    PGresult *counters = NULL, *rates = NULL, *counts = NULL;
-    int64_t *total = NULL, *per = NULL;
-    char **units = NULL;
-    size_t nunits = 0;
+    table_t t = {0};
+    PGresult *rates = NULL, *counts = NULL;
+    int64_t *total = NULL;
+    char ***order = NULL;
+    t.index = hl_map_new();
     if (!pg) goto fail;
-    counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
-    rates = counters ? run(pg, "SELECT name, label, numerator, denominator, description FROM metric_rates ORDER BY name",
-                           0, NULL)
-                     : NULL;
-    char from[24], to[24];
-    snprintf(from, sizeof from, "%lld", (long long)job->from);
-    snprintf(to, sizeof to, "%lld", (long long)job->to);
-    const char *p[6] = {from, to, *job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
-                        *job->region ? job->region : NULL, *job->channel ? job->channel : NULL};
-    counts = rates ? run(pg,
-                         "SELECT unit, counter, n FROM hl_metric_counts(to_timestamp($1::bigint / 1000.0), "
-                         "to_timestamp($2::bigint / 1000.0), $3, $4, $5, $6) ORDER BY unit",
-                         6, p)
-                   : NULL;
-    if (!counts) goto fail;
-    int nc = PQntuples(counters), nrows = PQntuples(counts);
-    total = hl_calloc((size_t)nc + 1, sizeof *total);
-    per = hl_calloc(((size_t)nrows + 1) * ((size_t)nc + 1), sizeof *per);
-    units = hl_calloc((size_t)nrows + 1, sizeof *units);
-    for (int i = 0; i < nrows; i++) {
-        const char *u = PQgetvalue(counts, i, 0);
-        if (!nunits || strcmp(units[nunits - 1], u) != 0) units[nunits++] = (char *)u; /* sorted by unit */
-        int k = counter_index(counters, PQgetvalue(counts, i, 1));
-        if (k < 0) continue;
-        int64_t n = atoll(PQgetvalue(counts, i, 2));
-        per[(nunits - 1) * (size_t)nc + (size_t)k] += n;
-        total[k] += n;
+    t.counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
+    rates = t.counters ? run(pg, "SELECT name, label, numerator, denominator, description FROM metric_rates "
+                                 "ORDER BY name",
+                             0, NULL)
+                       : NULL;
+    if (!rates) goto fail;
+    t.nc = PQntuples(t.counters);
+    if (job->live) {
+        if (!live_counts(r, pg, job, &t)) goto fail;
+    } else {
+        char from[24], to[24];
+        snprintf(from, sizeof from, "%lld", (long long)job->from);
+        snprintf(to, sizeof to, "%lld", (long long)job->to);
+        const char *p[6] = {from, to, *job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
+                            *job->region ? job->region : NULL, *job->channel ? job->channel : NULL};
+        counts = run(pg,
+                     "SELECT unit, counter, n FROM hl_metric_counts(to_timestamp($1::bigint / 1000.0), "
+                     "to_timestamp($2::bigint / 1000.0), $3, $4, $5, $6)",
+                     6, p);
+        if (!counts) goto fail;
+        for (int i = 0; i < PQntuples(counts); i++) {
+            const char *u = PQgetvalue(counts, i, 0), *c = PQgetvalue(counts, i, 1);
+            table_add(&t, u, strlen(u), c, strlen(c), atoll(PQgetvalue(counts, i, 2)));
+        }
     }
+    int nc = t.nc;
+    total = hl_calloc((size_t)nc + 1, sizeof *total);
+    order = hl_calloc(t.nunits + 1, sizeof *order);
+    for (size_t u = 0; u < t.nunits; u++) order[u] = &t.units[u];
+    qsort(order, t.nunits, sizeof *order, by_code);
     json_t *by_unit = json_array();
-    for (size_t u = 0; u < nunits; u++) {
+    for (size_t i = 0; i < t.nunits; i++) {
+        size_t u = (size_t)(order[i] - t.units);
+        const int64_t *v = t.rows + u * (size_t)nc;
+        for (int k = 0; k < nc; k++) total[k] += v[k];
         json_t *o = json_object();
-        json_object_set_new(o, "unit", *units[u] ? json_string(units[u]) : json_null());
-        json_object_set_new(o, "unit_name", json_string(*units[u] ? gw_refs_unit_name(r->refs, units[u]) : "（未派单）"));
-        json_array_append_new(by_unit, figures(o, counters, per + u * (size_t)nc, rates));
+        json_object_set_new(o, "unit", *t.units[u] ? json_string(t.units[u]) : json_null());
+        json_object_set_new(o, "unit_name",
+                            json_string(*t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）"));
+        json_array_append_new(by_unit, figures(o, t.counters, v, rates));
     }
     json_t *defs = json_object();
     for (int i = 0; i < PQntuples(rates); i++)
@@ -114,20 +251,21 @@ static void stats_work(gw_req_t *r, PGconn *pg)
                             json_pack("{s:s, s:s, s:s, s:s}", "label", PQgetvalue(rates, i, 1), "numerator",
                                       PQgetvalue(rates, i, 2), "denominator", PQgetvalue(rates, i, 3), "description",
                                       PQgetvalue(rates, i, 4)));
-    char f[40], t[40];
-    json_t *o = json_pack("{s:s, s:s}", "from", gw_time(r->gw, job->from, f), "to", gw_time(r->gw, job->to, t));
-    json_object_set_new(o, "totals", figures(json_object(), counters, total, rates));
+    char f[40], tt[40];
+    json_t *o = json_pack("{s:s, s:s, s:s}", "source", job->live ? "live" : "exact", "from",
+                          gw_time(r->gw, job->from, f), "to", gw_time(r->gw, job->to, tt));
+    json_object_set_new(o, "totals", figures(json_object(), t.counters, total, rates));
     json_object_set_new(o, "by_unit", by_unit);
     json_object_set_new(o, "rates", defs);
     job->out = o;
     goto done;
 fail:
-    job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
 done:
     hl_free(total);
-    hl_free(per);
-    hl_free(units);
-    PQclear(counters);
+    hl_free(order);
+    PQclear(t.counters);
+    table_free(&t);
     PQclear(rates);
     PQclear(counts);
 }
@@ -173,6 +311,13 @@ void gw_stats_api(gw_req_t *r)
         !code_arg(r, "unit", job.unit, sizeof job.unit) || !code_arg(r, "category", job.category, sizeof job.category) ||
         !code_arg(r, "region", job.region, sizeof job.region) || !code_arg(r, "channel", job.channel, sizeof job.channel))
         return;
+    const char *source = gw_arg(r, "source");
+    if (source && strcmp(source, "live") != 0 && strcmp(source, "exact") != 0) {
+        gw_reply_error(r, 400, "invalid", "'source' is live (the default: counted as events happen) or exact "
+                                          "(recounted from the event log)");
+        return;
+    }
+    job.live = !source || strcmp(source, "live") == 0;
     if (r->tok.role == HL_ROLE_UNIT) {
         if (*job.unit && strcmp(job.unit, r->tok.unit) != 0) {
             gw_reply_error(r, 403, "forbidden", "a unit reads its own figures only");
