@@ -24,7 +24,7 @@ done
 
 # The tests also drive HTTP (curl), read JSON (python3) and run the console in
 # a headless browser (chromium, with a font for Chinese in its screenshots).
-hl_install_deps curl python3 chromium fonts-wqy-microhei
+hl_install_deps curl python3 chromium fonts-wqy-microhei prometheus
 jobs=$(nproc)
 [ "$jobs" -gt 4 ] && jobs=4
 

@@ -151,7 +151,31 @@ stats "?unit=x'%3B%20DROP%20TABLE%20tickets%3B--"; check "SQL in a filter: nothi
 req POST /api/v1/stats "$OFFICE"; check "POST: 405" "$ST" 405
 check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets")" 6
 
+echo "# /metrics for Prometheus"
+stats ""
+DRR=$(python3 -c "print('%.6g' % ($(tot direct_closed) / $(tot accepted)))")
+req GET /metrics "$SUPER"
+check "/metrics" "$ST/$(header Content-Type)" "200/text/plain; version=0.0.4; charset=utf-8"
+if command -v promtool >/dev/null; then
+    rc=0; promtool check metrics <"$T/r.body" >"$T/promtool.out" 2>&1 || rc=$?
+    check "promtool check metrics: valid" "$rc" 0
+    sed 's/^/  promtool: /' "$T/promtool.out" | head -5
+else
+    echo "SKIP promtool is not installed (./deploy/test.sh installs it: Debian's prometheus)"
+fi
+check "today's intakes of no unit, as in the live cells" \
+    "$(grep -F 'hotline_events_today{counter="accepted",unit=""}' "$T/r.body" | cut -d' ' -f2)" \
+    "$(hl_redis HGETALL "hl:m:$TODAY" | paste -d= - - | grep '^accepted||' | cut -d= -f2 | paste -sd+ | bc)"
+check "a 30-day rate, as /api/v1/stats" \
+    "$(grep -F 'hotline_rate_30d_all{rate="direct_resolution_rate"}' "$T/r.body" | cut -d' ' -f2)" "$DRR"
+check "nothing personal" "$(grep -c -E '1[3-9][0-9]{9}|张三|李四' "$T/r.body")" 0
+check "bounded labels: counter, rate, unit, channel" \
+    "$(grep -v '^#' "$T/r.body" | grep -o '[a-z]*="' | sort -u | tr -d '="' | paste -sd,)" "channel,counter,rate,unit"
+req GET /metrics "$AGENT"; check "/metrics: agents 403" "$ST" 403
+req GET /metrics; check "/metrics: a token is needed" "$ST" 401
+
 echo "# Redis down: live figures unavailable (503), exact ones still served"
 hl_redis SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 stats ""; check "live: 503" "$ST/$(header Retry-After)" 503/1
 stats "?source=exact"; check "exact: 200" "$ST/$(tot accepted)" 200/6
+req GET /metrics "$SUPER"; check "/metrics: 503" "$ST" 503

@@ -230,6 +230,7 @@ json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *categ
                       bool answers);
 void gw_kb_api(gw_req_t *r, const char *path);   /* path after /api/v1/kb */
 void gw_stats_api(gw_req_t *r);                  /* GET /api/v1/stats */
+void gw_metrics(gw_req_t *r);                    /* GET /metrics (Prometheus) */
 /* The current versions ("3,1") of the published entries named in entries
  * ("12,40") into out; HL_EINVAL when one is not published or out is short. */
 HL_MUSTCHECK int gw_kb_versions(gw_t *gw, const char *entries, char *out, size_t len);

@@ -173,6 +173,8 @@ static void route(gw_req_t *r)
         gw_api(r, u + 7);
     } else if (strncmp(u, "/open311/v2/", 12) == 0) {
         gw_open311(r, u + 11);
+    } else if (strcmp(u, "/metrics") == 0) {
+        gw_metrics(r);
     } else if (strcmp(u, "/healthz") == 0) {
         gw_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
     } else if (strcmp(u, "/readyz") == 0) {

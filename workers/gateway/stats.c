@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 
 #include "hotline/alloc.h"
+#include "hotline/buf.h"
 #include "hotline/clock.h"
 #include "hotline/figures.h"
 #include "hotline/map.h"
@@ -32,7 +33,9 @@ typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
     bool live;
+    int group;                /* the cell part rows are kept by: 1 unit (the default), 4 channel */
     json_t *out;
+    char *text;               /* /metrics: the exposition (malloc) */
     bool unreachable;
 } stats_t;
 
@@ -115,7 +118,8 @@ static void add_cell(table_t *t, const stats_t *job, const char *f, size_t flen,
     if (!same(part[1], len[1], job->unit) || !in_category(part[2], len[2], job->category) ||
         !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
         return;
-    table_add(t, part[1], len[1], part[0], len[0], n);
+    int g = job->group ? job->group : 1;
+    table_add(t, part[g], len[g], part[0], len[0], n);
 }
 
 /* The live cells of the job's days into t, less the rulings'; false: a
@@ -335,4 +339,168 @@ void gw_stats_api(gw_req_t *r)
     *j = job;
     r->job = j;
     gw_defer(r, stats_work, stats_finish);
+}
+
+/* ------------------------------------------------------------ /metrics */
+
+/* A label value with \\, " and newlines escaped. */
+static void label(hl_buf_t *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') hl_buf_putc(b, '\\');
+        if (*v == '\n') {
+            hl_buf_puts(b, "\\n");
+            continue;
+        }
+        hl_buf_putc(b, *v);
+    }
+}
+
+static void sample(hl_buf_t *b, const char *metric, const char *k1, const char *v1, const char *k2, const char *v2,
+                   double value, bool integer)
+{
+    char num[48];
+    hl_buf_puts(b, metric);
+    hl_buf_putc(b, '{');
+    hl_buf_puts(b, k1);
+    hl_buf_puts(b, "=\"");
+    label(b, v1);
+    hl_buf_putc(b, '"');
+    if (k2) {
+        hl_buf_putc(b, ',');
+        hl_buf_puts(b, k2);
+        hl_buf_puts(b, "=\"");
+        label(b, v2);
+        hl_buf_putc(b, '"');
+    }
+    if (integer) snprintf(num, sizeof num, "} %lld\n", (long long)value);
+    else snprintf(num, sizeof num, "} %.6g\n", value);
+    hl_buf_puts(b, num);
+}
+
+static void head(hl_buf_t *b, const char *metric, const char *type, const char *help)
+{
+    hl_buf_puts(b, "# HELP ");
+    hl_buf_puts(b, metric);
+    hl_buf_putc(b, ' ');
+    hl_buf_puts(b, help);
+    hl_buf_puts(b, "\n# TYPE ");
+    hl_buf_puts(b, metric);
+    hl_buf_putc(b, ' ');
+    hl_buf_puts(b, type);
+    hl_buf_putc(b, '\n');
+}
+
+static int64_t value_of(const table_t *t, size_t row, PGresult *counters, const char *name)
+{
+    for (int k = 0; k < t->nc; k++)
+        if (!strcmp(PQgetvalue(counters, k, 0), name)) return t->rows[row * (size_t)t->nc + (size_t)k];
+    return 0;
+}
+
+/* The live figures as Prometheus gauges: today's counters per unit and per
+ * channel, and the last 30 days' rates per unit and overall. Labels are
+ * counter, rate, unit and channel codes only: bounded, nothing personal. */
+static void metrics_work(gw_req_t *r, PGconn *pg)
+{
+    stats_t *job = r->job;
+    table_t today = {0}, chan = {0}, month = {0};
+    today.index = hl_map_new();
+    chan.index = hl_map_new();
+    month.index = hl_map_new();
+    PGresult *counters = NULL, *rates = NULL;
+    hl_buf_t b = HL_BUF_INIT;
+    if (!pg) goto fail;
+    counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
+    rates = counters ? run(pg, "SELECT name, numerator, denominator FROM metric_rates ORDER BY name", 0, NULL) : NULL;
+    if (!rates) goto fail;
+    today.counters = chan.counters = month.counters = counters;
+    today.nc = chan.nc = month.nc = PQntuples(counters);
+    int64_t now = hl_now_ms();
+    job->from = now, job->to = now + 1;
+    if (!live_counts(r, pg, job, &today)) goto fail;
+    job->from = now, job->to = now + 1;
+    job->group = 4;
+    if (!live_counts(r, pg, job, &chan)) goto fail;
+    job->group = 1;
+    job->to = now;
+    job->from = now - 29LL * 86400000;
+    if (!live_counts(r, pg, job, &month)) goto fail;
+
+    head(&b, "hotline_events_today", "gauge", "Events counted today (local day) per figure counter and unit; unit \"\" is none.");
+    for (size_t u = 0; u < today.nunits; u++)
+        for (int k = 0; k < today.nc; k++)
+            sample(&b, "hotline_events_today", "counter", PQgetvalue(counters, k, 0), "unit", today.units[u],
+                   (double)today.rows[u * (size_t)today.nc + (size_t)k], true);
+    head(&b, "hotline_events_today_by_channel", "gauge", "Events counted today per figure counter and channel.");
+    for (size_t u = 0; u < chan.nunits; u++)
+        for (int k = 0; k < chan.nc; k++)
+            sample(&b, "hotline_events_today_by_channel", "counter", PQgetvalue(counters, k, 0), "channel", chan.units[u],
+                   (double)chan.rows[u * (size_t)chan.nc + (size_t)k], true);
+    head(&b, "hotline_rate_30d", "gauge", "Each rate over the last 30 local days per unit (absent when its denominator is 0).");
+    int64_t *total = hl_calloc((size_t)month.nc + 1, sizeof *total);
+    for (size_t u = 0; u < month.nunits; u++) {
+        for (int k = 0; k < month.nc; k++) total[k] += month.rows[u * (size_t)month.nc + (size_t)k];
+        for (int i = 0; i < PQntuples(rates); i++) {
+            int64_t den = value_of(&month, u, counters, PQgetvalue(rates, i, 2));
+            if (den)
+                sample(&b, "hotline_rate_30d", "rate", PQgetvalue(rates, i, 0), "unit", month.units[u],
+                       (double)value_of(&month, u, counters, PQgetvalue(rates, i, 1)) / (double)den, false);
+        }
+    }
+    head(&b, "hotline_rate_30d_all", "gauge", "Each rate over the last 30 local days, all units.");
+    for (int i = 0; i < PQntuples(rates); i++) {
+        int64_t num = 0, den = 0;
+        for (int k = 0; k < month.nc; k++) {
+            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 1))) num = total[k];
+            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) den = total[k];
+        }
+        if (den) sample(&b, "hotline_rate_30d_all", "rate", PQgetvalue(rates, i, 0), NULL, NULL, (double)num / (double)den, false);
+    }
+    hl_free(total);
+    char line[160];
+    head(&b, "hotline_gateway_requests_total", "counter", "HTTP requests this gateway took.");
+    snprintf(line, sizeof line, "hotline_gateway_requests_total %llu\n",
+             (unsigned long long)__atomic_load_n(&r->gw->requests, __ATOMIC_RELAXED));
+    hl_buf_puts(&b, line);
+    head(&b, "hotline_gateway_errors_total", "counter", "HTTP requests answered with a 5xx status.");
+    snprintf(line, sizeof line, "hotline_gateway_errors_total %llu\n",
+             (unsigned long long)__atomic_load_n(&r->gw->errors, __ATOMIC_RELAXED));
+    hl_buf_puts(&b, line);
+    job->text = b.data ? b.data : hl_strdup("");
+    b.data = NULL;
+    goto done;
+fail:
+    if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+done:
+    hl_buf_free(&b);
+    table_free(&today);
+    table_free(&chan);
+    table_free(&month);
+    PQclear(counters);
+    PQclear(rates);
+}
+
+static void metrics_finish(gw_req_t *r)
+{
+    stats_t *job = r->job;
+    if (job->text) {
+        gw_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", job->text, strlen(job->text));
+    } else {
+        gw_reply_error(r, job->unreachable ? 503 : 500, job->unreachable ? "unavailable" : "internal",
+                       "the figures cannot be read now; try again");
+    }
+    hl_free(job);
+    r->job = NULL;
+}
+
+void gw_metrics(gw_req_t *r)
+{
+    if (strcmp(r->method, "GET") != 0) {
+        gw_not_allowed(r, "GET");
+        return;
+    }
+    if (!gw_authenticate(r, HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN)) return;
+    r->job = hl_calloc(1, sizeof(stats_t));
+    gw_defer(r, metrics_work, metrics_finish);
 }
