@@ -224,6 +224,25 @@ def main():
         b.wait("document.querySelector('#ke-fields dd').textContent.startsWith('已发布')", what="published")
         check("published as version 2", b.text("#ke-fields dd"), "已发布（第 2 版）")
 
+        print("# the figures (统计): what /api/v1/stats says")
+        b.key("5", code="Digit5", vk=53, alt=True)
+        b.wait("!document.getElementById('stats').hidden && document.querySelectorAll('#s-table tbody tr').length > 0",
+               what="the figures table")
+        st = api(o.url, o.office, "GET", "/stats")
+        check("the accepted card", b.text("#s-cards .card[data-k='accepted'] .v"), str(st["totals"]["accepted"]))
+        check("the completion rate card", b.text("#s-cards .card[data-k='completion_rate'] .v"),
+              "%.2f%%" % (st["totals"]["completion_rate"] * 100))
+        first = b.eval("document.querySelector('#s-table tbody tr').dataset.unit")
+        row = [u for u in st["by_unit"] if u["unit"] == first][0]
+        check("a unit's row: accepted", b.eval("document.querySelector('#s-table tbody tr').cells[2].textContent"),
+              str(row["accepted"]))
+        ranked = [u for u in st["by_unit"] if u["unit"]]
+        best = max(u["completion_rate"] if u["completion_rate"] is not None else -1 for u in ranked)
+        check("ranked by completion rate: the first is the best",
+              row["completion_rate"] if row["completion_rate"] is not None else -1, best)
+        check("fits 1366x768", b.eval("document.documentElement.scrollWidth <= 1366"), True)
+        shot("console-stats.png")
+
         problems = b.problems()
         check("no script or CSP errors", problems, [])
     except CdpError as e:

@@ -66,7 +66,7 @@ const VALUES = { resolved: '已解决', partly: '部分解决', unresolved: '未
   sms: '短信', visit: '上门', warning: '黄牌预警', reminder: '催办', overdue: '超期', supervision: '督办', sign: '签收',
   contact: '先行联系', reply: '答复', callback: '回访' };
 const word = (v) => VALUES[v] || v;
-const TABS = ['intake', 'queue', 'lookup', 'kb'];
+const TABS = ['intake', 'queue', 'lookup', 'kb', 'stats'];
 const KB_STATUS = { draft: '草稿', published: '已发布', retired: '已停用' };
 const KB_CHANGE = { create: '新建', update: '修改', publish: '发布', retire: '停用', import: '导入' };
 const KB_FLAGS = { failing_repeats: '重复来电多', failing_ratings: '满意度低', past_review: '已过复核日期' };
@@ -154,6 +154,7 @@ async function login(token) {
   const role = S.me.role;
   $('k-new-open').hidden = !['office', 'admin', 'unit'].includes(role);
   $('k-eff').hidden = $('k-gaps').hidden = !['office', 'supervisor', 'admin', 'unit'].includes(role);
+  $('tab-stats').hidden = role === 'agent';
   $('who').textContent = (S.me.name || '') + '（' + (ROLES[S.me.role] || S.me.role) + (S.me.unit_name ? '：' + S.me.unit_name : '') + '）';
   $('login').hidden = true;
   $('tabs').hidden = false;
@@ -182,6 +183,7 @@ function logout() {
 
 function show(tab) {
   if (tab === 'intake' && S.me && S.me.role === 'unit') tab = 'queue';
+  if (tab === 'stats' && S.me && S.me.role === 'agent') return;
   S.tab = tab;
   for (const id of TABS) {
     $(id).hidden = id !== tab;
@@ -195,6 +197,10 @@ function show(tab) {
   }
   if (tab === 'lookup' && !S.ticket) $('l-ticket').focus();
   if (tab === 'kb') $('k-q').focus();
+  if (tab === 'stats') {
+    loadStats();
+    S.queueTimer = setInterval(() => { if (!document.hidden) loadStats(); }, 60000);
+  }
 }
 
 /* ------------------------------------------------------------ intake */
@@ -664,6 +670,37 @@ async function kbGaps() {
   }
 }
 
+/* ------------------------------------------------------------ figures */
+
+const CARDS = [['accepted', '受理', 'n'], ['finished', '办结', 'n'], ['completion_rate', '办结率', 'r'],
+  ['on_time_rate', '按时办结率', 'r'], ['response_rate', '响应率', 'r'], ['resolution_rate', '解决率', 'r'],
+  ['satisfaction_rate', '满意率', 'r'], ['direct_resolution_rate', '直接办结率', 'r'], ['overdue', '超期', 'n']];
+
+function rate(v) { return v === null || v === undefined ? '—' : (v * 100).toFixed(2) + '%'; }
+
+async function loadStats() {
+  const seq = S.statsSeq = (S.statsSeq || 0) + 1;
+  const q = new URLSearchParams();
+  if ($('s-from').value) q.set('from', $('s-from').value);
+  if ($('s-to').value) q.set('to', $('s-to').value);
+  try {
+    const d = await api('GET', '/stats?' + q);
+    if (seq !== S.statsSeq) return;
+    $('s-cards').replaceChildren(...CARDS.map(([k, label, kind]) => el('div', { class: 'card', 'data-k': k },
+      el('div', { class: 'v' }, kind === 'r' ? rate(d.totals[k]) : d.totals[k]), el('div', { class: 'k' }, label))));
+    const key = $('s-sort').value;
+    const units = d.by_unit.filter((u) => u.unit).sort((a, b) => (b[key] ?? -1) - (a[key] ?? -1) || b.accepted - a.accepted);
+    $('s-table').tBodies[0].replaceChildren(...units.map((u, i) => el('tr', { 'data-unit': u.unit },
+      el('td', {}, i + 1), el('td', {}, u.unit_name || u.unit), el('td', {}, u.accepted), el('td', {}, u.dispatched),
+      el('td', {}, u.finished), el('td', {}, rate(u.completion_rate)), el('td', {}, rate(u.on_time_rate)),
+      el('td', {}, rate(u.response_rate)), el('td', {}, rate(u.resolution_rate)), el('td', {}, rate(u.satisfaction_rate)),
+      el('td', {}, rate(u.return_rate)), el('td', { class: u.overdue ? 'overdue' : '' }, u.overdue))));
+    $('s-updated').textContent = time(d.from) + ' 至 ' + time(d.to) + '，' + new Date().toLocaleTimeString('zh-CN') + ' 更新（每分钟自动刷新）';
+  } catch (e) {
+    if (seq === S.statsSeq) fail(e, '读取统计');
+  }
+}
+
 /* ------------------------------------------------------------ wiring */
 
 function wire() {
@@ -689,6 +726,8 @@ function wire() {
   $('kn-cancel').addEventListener('click', () => { $('k-new').hidden = true; });
   $('k-new').addEventListener('submit', (ev) => { ev.preventDefault(); kbSave(); });
   $('k-eff').addEventListener('click', kbEffectiveness);
+  $('stats-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadStats(); });
+  $('s-sort').addEventListener('change', loadStats);
   $('k-gaps').addEventListener('click', kbGaps);
   $('direct-submit').addEventListener('click', submitDirect);
 
@@ -711,7 +750,7 @@ function wire() {
 
   document.addEventListener('keydown', (ev) => {
     if (!S.me) return;
-    if (ev.altKey && !ev.ctrlKey && ['1', '2', '3', '4'].includes(ev.key)) {
+    if (ev.altKey && !ev.ctrlKey && ['1', '2', '3', '4', '5'].includes(ev.key)) {
       ev.preventDefault();
       show(TABS[Number(ev.key) - 1]);
     } else if (ev.altKey && (ev.key === 'd' || ev.key === 'D') && S.tab === 'intake') {
