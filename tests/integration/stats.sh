@@ -171,6 +171,20 @@ check "a 30-day rate, as /api/v1/stats" \
 check "nothing personal" "$(grep -c -E '1[3-9][0-9]{9}|张三|李四' "$T/r.body")" 0
 check "bounded labels: counter, rate, unit, channel" \
     "$(grep -v '^#' "$T/r.body" | grep -o '[a-z]*="' | sort -u | tr -d '="' | paste -sd,)" "channel,counter,rate,unit"
+check "the Grafana dashboard uses only metrics /metrics has" "$(python3 - "$HL_ROOT/deploy/grafana/hotline-dashboard.json" "$T/r.body" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+have = set(re.findall(r"^# TYPE (\S+)", open(sys.argv[2]).read(), re.M))
+used = {m for p in d["panels"] for t in p["targets"] for m in re.findall(r"hotline_[a-z_0-9]+", t["expr"])}
+print(sorted(used - have) if used - have else "yes" if used else "no metrics")
+PY
+)" yes
+if command -v promtool >/dev/null; then
+    echo "token" >"$T/prom.token"
+    sed "s|/etc/prometheus/hotline.token|$T/prom.token|" "$HL_ROOT/deploy/grafana/prometheus.yml" >"$T/prom.yml"
+    rc=0; promtool check config "$T/prom.yml" >/dev/null 2>&1 || rc=$?
+    check "the sample scrape job is a valid Prometheus config" "$rc" 0
+fi
 req GET /metrics "$AGENT"; check "/metrics: agents 403" "$ST" 403
 req GET /metrics; check "/metrics: a token is needed" "$ST" 401
 
