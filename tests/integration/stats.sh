@@ -85,6 +85,18 @@ check "exact: the same totals" "$(js 'd["totals"]')" "$(cat "$T/live_totals.json
 check "exact: the same units" "$(js 'd["by_unit"]')" "$(cat "$T/live_units.json")"
 check "exact: for the period asked" "$(js 'd["source"]')/$(js 'd["from"][10:] != "T00:00:00.000+08:00"')" exact/True
 stats "?source=guess"; check "an unknown source: 400" "$ST" 400
+stats "?format=csv"
+check "CSV" "$ST/$(header Content-Type)" "200/text/csv; charset=utf-8"
+check "CSV: a row for all, then one per unit" "$(($(wc -l <"$T/r.body") - 1))" "$(($(python3 -c "import json; print(len(json.load(open('$T/live_units.json'))))") + 1))"
+check "CSV: the totals row" "$(python3 - "$T/r.body" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))
+t = rows[0]
+print(t["unit_name"], t["accepted"], t["completion_rate"], t["satisfaction_rate"])
+PY
+)" "全部 5 0.8000 0.5000"
+check "the export is logged" "$(grep -c 'export: the figures as CSV' "$T/gateway.log")" 1
+stats "?format=xml"; check "an unknown format: 400" "$ST" 400
 
 echo "# live: the router counted the same cells in Redis as it went"
 TODAY=$(hl_sql "SELECT (now() AT TIME ZONE 'UTC' + interval '480 minutes')::date")

@@ -579,7 +579,7 @@ static void get_ticket(gw_req_t *r, const char *no)
     gw_query(r, &q, finish_get);
 }
 
-static void csv_field(hl_buf_t *b, const char *s, bool last)
+void gw_csv_field(hl_buf_t *b, const char *s, bool last)
 {
     bool quote = strpbrk(s, ",\"\r\n") != NULL;
     if (quote) hl_buf_putc(b, '"');
@@ -606,22 +606,22 @@ static void finish_list(gw_req_t *r)
             const Hotline__TicketView *v = ack->result->tickets[i];
             const gw_category_t *c = gw_refs_category(r->refs, v->category);
             char t1[40], t2[40], t3[40];
-            csv_field(&b, v->ticket, false);
-            csv_field(&b, state_name(v->state), false);
-            csv_field(&b, gw_time(r->gw, v->created_at, t1), false);
-            csv_field(&b, v->category, false);
-            csv_field(&b, c ? c->name : "", false);
-            csv_field(&b, v->unit, false);
-            csv_field(&b, gw_refs_unit_name(r->refs, v->unit), false);
-            csv_field(&b, hl_urgency_name(v->urgency), false);
-            csv_field(&b, hl_type_name(v->type), false);
-            csv_field(&b, v->region, false);
-            csv_field(&b, gw_time(r->gw, v->deadlines ? v->deadlines->reply : 0, t2), false);
-            csv_field(&b, gw_time(r->gw, v->closed_at, t3), false);
-            csv_field(&b, v->overdue ? "yes" : "no", false);
-            csv_field(&b, v->requester ? v->requester->name : "", false);
-            csv_field(&b, v->requester ? v->requester->phone : "", false);
-            csv_field(&b, v->title, true);
+            gw_csv_field(&b, v->ticket, false);
+            gw_csv_field(&b, state_name(v->state), false);
+            gw_csv_field(&b, gw_time(r->gw, v->created_at, t1), false);
+            gw_csv_field(&b, v->category, false);
+            gw_csv_field(&b, c ? c->name : "", false);
+            gw_csv_field(&b, v->unit, false);
+            gw_csv_field(&b, gw_refs_unit_name(r->refs, v->unit), false);
+            gw_csv_field(&b, hl_urgency_name(v->urgency), false);
+            gw_csv_field(&b, hl_type_name(v->type), false);
+            gw_csv_field(&b, v->region, false);
+            gw_csv_field(&b, gw_time(r->gw, v->deadlines ? v->deadlines->reply : 0, t2), false);
+            gw_csv_field(&b, gw_time(r->gw, v->closed_at, t3), false);
+            gw_csv_field(&b, v->overdue ? "yes" : "no", false);
+            gw_csv_field(&b, v->requester ? v->requester->name : "", false);
+            gw_csv_field(&b, v->requester ? v->requester->phone : "", false);
+            gw_csv_field(&b, v->title, true);
         }
         /* Every export is recorded: who, how many (never what). */
         hl_info("export: %zu tickets as CSV by %s#%lld", n, role_name(r->tok.role), (long long)r->tok.id);

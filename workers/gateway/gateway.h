@@ -153,6 +153,10 @@ void gw_not_allowed(gw_req_t *r, const char *allow);   /* 405 with Allow */
 bool gw_time_arg(gw_req_t *r, const char *name, int64_t *out);
 bool gw_int_arg(gw_req_t *r, const char *name, long def, long min, long max, long *out);
 
+/* One CSV field (quoted when needed; a leading =+-@ defused for
+ * spreadsheets), then "," or, when last, CRLF. */
+void gw_csv_field(hl_buf_t *b, const char *s, bool last);
+
 /* The value of a hex digit, or -1 (percent-decoding). */
 int gw_hexval(char c);
 

@@ -1,9 +1,9 @@
 /* stats.c - the hotline's figures: GET /api/v1/stats.
  *
- *   GET /stats?from=&to=&unit=&category=&region=&channel=&source=live|exact
+ *   GET /stats?from=&to=&unit=&category=&region=&channel=&source=live|exact&format=json|csv
  *       {"source", "from", "to", "totals": {counters..., rates...}, "by_unit": [{"unit",
  *       "unit_name", counters..., rates...}], "rates": {name: {label,
- *       numerator, denominator}}}
+ *       numerator, denominator}}}; format=csv: a row for all units, then one per unit
  *
  * The counters and rates are data (migration 010: metric_counters,
  * metric_rates). source=live (the default) adds up the cells the router
@@ -32,7 +32,7 @@
 typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
-    bool live;
+    bool live, csv;
     int group;                /* the cell part rows are kept by: 1 unit (the default), 4 channel */
     json_t *out;
     char *text;               /* /metrics: the exposition (malloc) */
@@ -194,6 +194,32 @@ static json_t *figures(json_t *o, PGresult *counters, const int64_t *v, PGresult
     return o;
 }
 
+/* A CSV row: unit, its name, the period, each counter, each rate. */
+static void csv_row(hl_buf_t *b, const char *unit, const char *name, const char *from, const char *to,
+                    PGresult *counters, const int64_t *v, PGresult *rates)
+{
+    char num[32];
+    gw_csv_field(b, unit, false);
+    gw_csv_field(b, name, false);
+    gw_csv_field(b, from, false);
+    gw_csv_field(b, to, false);
+    int nc = PQntuples(counters);
+    for (int k = 0; k < nc; k++) {
+        snprintf(num, sizeof num, "%lld", (long long)v[k]);
+        gw_csv_field(b, num, false);
+    }
+    for (int i = 0; i < PQntuples(rates); i++) {
+        int64_t n = 0, d = 0;
+        for (int k = 0; k < nc; k++) {
+            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) n = v[k];
+            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 3))) d = v[k];
+        }
+        if (d) snprintf(num, sizeof num, "%.4f", (double)n / (double)d);
+        else num[0] = '\0';
+        gw_csv_field(b, num, i == PQntuples(rates) - 1);
+    }
+}
+
 static int by_code(const void *a, const void *b)
 {
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
@@ -249,6 +275,31 @@ static void stats_work(gw_req_t *r, PGconn *pg)
                             json_string(*t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）"));
         json_array_append_new(by_unit, figures(o, t.counters, v, rates));
     }
+    if (job->csv) {
+        char f[40], tt[40];
+        gw_time(r->gw, job->from, f);
+        gw_time(r->gw, job->to, tt);
+        hl_buf_t b = HL_BUF_INIT;
+        hl_buf_puts(&b, "\xEF\xBB\xBFunit,unit_name,from,to");
+        for (int k = 0; k < nc; k++) {
+            hl_buf_putc(&b, ',');
+            hl_buf_puts(&b, PQgetvalue(t.counters, k, 0));
+        }
+        for (int i = 0; i < PQntuples(rates); i++) {
+            hl_buf_putc(&b, ',');
+            hl_buf_puts(&b, PQgetvalue(rates, i, 0));
+        }
+        hl_buf_puts(&b, "\r\n");
+        csv_row(&b, "", "全部", f, tt, t.counters, total, rates);
+        for (size_t i = 0; i < t.nunits; i++) {
+            size_t u = (size_t)(order[i] - t.units);
+            csv_row(&b, t.units[u], *t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）", f, tt,
+                    t.counters, t.rows + u * (size_t)nc, rates);
+        }
+        json_decref(by_unit);
+        job->text = b.data ? b.data : hl_strdup("");
+        goto done;
+    }
     json_t *defs = json_object();
     for (int i = 0; i < PQntuples(rates); i++)
         json_object_set_new(defs, PQgetvalue(rates, i, 0),
@@ -277,7 +328,11 @@ done:
 static void stats_finish(gw_req_t *r)
 {
     stats_t *job = r->job;
-    if (job->out) {
+    if (job->text) {
+        hl_info("export: the figures as CSV by %s#%lld", hl_role_name(r->tok.role), (long long)r->tok.id);
+        gw_reply_text(r, 200, "text/csv; charset=utf-8", job->text, strlen(job->text));
+        gw_add_header(r, "Content-Disposition", "attachment; filename=\"figures.csv\"");
+    } else if (job->out) {
         gw_reply_json(r, 200, job->out);
     } else if (job->unreachable) {
         gw_reply_error(r, 503, "unavailable", "the figures cannot be read now; try again");
@@ -322,6 +377,12 @@ void gw_stats_api(gw_req_t *r)
         return;
     }
     job.live = !source || strcmp(source, "live") == 0;
+    const char *format = gw_arg(r, "format");
+    if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        gw_reply_error(r, 400, "invalid", "'format' is json (the default) or csv");
+        return;
+    }
+    job.csv = format && strcmp(format, "csv") == 0;
     if (r->tok.role == HL_ROLE_UNIT) {
         if (*job.unit && strcmp(job.unit, r->tok.unit) != 0) {
             gw_reply_error(r, 403, "forbidden", "a unit reads its own figures only");
