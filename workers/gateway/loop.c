@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -41,6 +42,8 @@ struct gw_loop {
     call_t *t_head, *t_tail;
     size_t inflight;              /* read by other threads (atomic) */
     size_t jobs;                  /* deferred work running (atomic) */
+    int jobs_resumed;             /* a job resumed its connection: run the daemon twice (atomic) */
+    int wake_fd;                  /* eventfd: a job's connection is resumed */
     uint64_t health_rid;
     int64_t next_health_ms;
     volatile int quiesce, stop;
@@ -122,7 +125,13 @@ static void *job_run(void *arg)
     if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
     j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
     PQfinish(pg);
-    MHD_resume_connection(j->r->conn); /* wakes the loop (the daemon's ITC) */
+    /* The eventfd wakes the loop, whose first run of the daemon takes the
+     * connection back and whose second answers it: the flag asks for both. */
+    __atomic_store_n(&j->l->jobs_resumed, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(j->r->conn);
+    uint64_t one = 1;
+    if (write(j->l->wake_fd, &one, sizeof one) < 0) { /* full: the loop is awake anyway */
+    }
     __atomic_sub_fetch(&j->l->jobs, 1, __ATOMIC_RELEASE);
     hl_free(j);
     return NULL;
@@ -244,9 +253,16 @@ static void *run(void *arg)
         probe_health(l);
         /* The daemon takes resumed connections up when it runs next, and
          * its descriptor need not show them: run it again at once. */
-        if (l->resumed) continue;
-        zmq_pollitem_t items[2] = {{l->dealer, 0, ZMQ_POLLIN, 0}, {NULL, l->epfd, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, poll_ms(l)) < 0 && errno != EINTR) {
+        if (l->resumed || __atomic_exchange_n(&l->jobs_resumed, 0, __ATOMIC_ACQ_REL)) continue;
+        zmq_pollitem_t items[3] = {{l->dealer, 0, ZMQ_POLLIN, 0}, {NULL, l->epfd, ZMQ_POLLIN, 0},
+                                   {NULL, l->wake_fd, ZMQ_POLLIN, 0}};
+        int polled = zmq_poll(items, 3, poll_ms(l));
+        if (polled > 0 && (items[2].revents & ZMQ_POLLIN)) {
+            uint64_t n;
+            if (read(l->wake_fd, &n, sizeof n) < 0) { /* drained by another read */
+            }
+        }
+        if (polled < 0 && errno != EINTR) {
             hl_error("loop %d: poll: %s", l->index, zmq_strerror(zmq_errno()));
             break;
         }
@@ -266,7 +282,12 @@ gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN
     l->gw = gw;
     l->index = index;
     l->epfd = -1;
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->pending = hl_map_new();
+    if (l->wake_fd < 0) {
+        snprintf(err, HL_ERR_LEN, "cannot make an eventfd: %s", strerror(errno));
+        goto fail;
+    }
     l->dealer = zmq_socket(gw->zctx, ZMQ_DEALER);
     int linger = 0, hwm = (int)gw->conf.zmq_hwm;
     zmq_setsockopt(l->dealer, ZMQ_LINGER, &linger, sizeof linger);
@@ -325,6 +346,7 @@ void gw_loop_stop(gw_loop_t **self_p)
         MHD_stop_daemon(l->httpd);
     }
     if (l->dealer) zmq_close(l->dealer);
+    if (l->wake_fd >= 0) close(l->wake_fd);
     hl_map_destroy(&l->pending);
     hl_kbscratch_free(&l->kbs);
     if (l->pg) PQfinish(l->pg);
