@@ -44,6 +44,8 @@ struct gw_loop {
     size_t jobs;                  /* deferred work running (atomic) */
     int jobs_resumed;             /* a job resumed its connection: run the daemon twice (atomic) */
     int wake_fd;                  /* eventfd: a job's connection is resumed */
+    pthread_mutex_t job_lock;
+    PGconn *job_pg;               /* an idle connection for the next job (under job_lock) */
     uint64_t health_rid;
     int64_t next_health_ms;
     volatile int quiesce, stop;
@@ -118,12 +120,25 @@ static void *job_run(void *arg)
 {
     job_t *j = arg;
     pthread_setname_np(pthread_self(), "gw-job");
-    /* Its own connection, bounded: a report is never worth more than a minute. */
-    const char *keys[] = {"dbname", "options", NULL};
-    const char *values[] = {j->l->gw->conf.pg_conninfo, "-c statement_timeout=60000", NULL};
-    PGconn *pg = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+    /* A connection of its own, bounded (a report is never worth more than a
+     * minute): the one the loop's last job left idle, or a new one. */
+    pthread_mutex_lock(&j->l->job_lock);
+    PGconn *pg = j->l->job_pg;
+    j->l->job_pg = NULL;
+    pthread_mutex_unlock(&j->l->job_lock);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        const char *keys[] = {"dbname", "options", NULL};
+        const char *values[] = {j->l->gw->conf.pg_conninfo, "-c statement_timeout=60000", NULL};
+        pg = PQconnectdbParams(keys, values, 1);
+        if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+    }
     j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
+    if (PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) == PQTRANS_IDLE) {
+        pthread_mutex_lock(&j->l->job_lock);
+        if (!j->l->job_pg) j->l->job_pg = pg, pg = NULL;
+        pthread_mutex_unlock(&j->l->job_lock);
+    }
     PQfinish(pg);
     /* The eventfd wakes the loop, whose first run of the daemon takes the
      * connection back and whose second answers it: the flag asks for both. */
@@ -283,6 +298,7 @@ gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN
     l->index = index;
     l->epfd = -1;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&l->job_lock, NULL);
     l->pending = hl_map_new();
     if (l->wake_fd < 0) {
         snprintf(err, HL_ERR_LEN, "cannot make an eventfd: %s", strerror(errno));
@@ -347,6 +363,8 @@ void gw_loop_stop(gw_loop_t **self_p)
     }
     if (l->dealer) zmq_close(l->dealer);
     if (l->wake_fd >= 0) close(l->wake_fd);
+    PQfinish(l->job_pg); /* no job runs now */
+    pthread_mutex_destroy(&l->job_lock);
     hl_map_destroy(&l->pending);
     hl_kbscratch_free(&l->kbs);
     if (l->pg) PQfinish(l->pg);
