@@ -176,3 +176,18 @@ int hl_time_parse(const char *s, int offset_min, int64_t *ms)
     }
     return hl_iso8601_parse(s, ms);
 }
+
+int64_t hl_local_day(int64_t ms, int offset_min)
+{
+    int64_t t = ms + (int64_t)offset_min * 60000;
+    return t >= 0 ? t / 86400000 : -((-t + 86400000 - 1) / 86400000);
+}
+
+char *hl_day_name(int64_t day, char out[16])
+{
+    int y;
+    unsigned m, d;
+    hl_civil_from_days(day, &y, &m, &d);
+    snprintf(out, 16, "%04d-%02u-%02u", y, m, d);
+    return out;
+}

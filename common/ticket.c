@@ -57,3 +57,10 @@ _Static_assert(N(type_names) == HOTLINE__REQUEST_TYPE__TYPE_OTHER + 1, "type nam
 _Static_assert(N(urgency_names) == HOTLINE__URGENCY__URGENCY_CRITICAL + 1, "urgency names");
 _Static_assert(N(channel_names) == HOTLINE__CHANNEL__CHANNEL_TRANSFER + 1, "channel names");
 _Static_assert(N(action_names) == HOTLINE__ACTION_KIND__ACTION_NOTIFY + 1, "action names");
+
+bool hl_category_within(const char *code, size_t len, const char *parent)
+{
+    if (!parent || !*parent) return true;
+    size_t n = strlen(parent);
+    return len >= n && memcmp(code, parent, n) == 0 && (len == n || code[n] == '.');
+}

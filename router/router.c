@@ -180,9 +180,8 @@ static void count_event(router_t *r, const hl_figure_event_t *e, const char *uni
         return;
     }
     count_t c = {r, "", unit, category, region, channel};
-    char day[HL_ISO8601_LEN];
-    hl_iso8601(e->at_ms, (int)r->conf->utc_offset_min, day); /* its first 10: the local day */
-    snprintf(c.key, sizeof c.key, HL_FIGURES_KEY "%.10s", day);
+    char day[16];
+    snprintf(c.key, sizeof c.key, HL_FIGURES_KEY "%s", hl_day_name(hl_local_day(e->at_ms, (int)r->conf->utc_offset_min), day));
     hl_figures_match(f, e, count_one, &c);
 }
 

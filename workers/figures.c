@@ -50,14 +50,6 @@ static void usage(FILE *out)
             "2 bad usage.\n");
 }
 
-static void day_name(int64_t day, char out[16])
-{
-    int y;
-    unsigned m, d;
-    hl_civil_from_days(day, &y, &m, &d);
-    snprintf(out, 16, "%04d-%02u-%02u", y, m, d);
-}
-
 /* The day's cells from PostgreSQL; NULL when the query failed. */
 static PGresult *exact_cells(PGconn *pg, const char *day, int offset)
 {
@@ -167,15 +159,15 @@ int main(int argc, char **argv)
         goto done;
     }
     int offset = (int)conf.utc_offset_min;
-    int64_t today = (hl_now_ms() + (int64_t)offset * 60000) / 86400000, from = today - 30, to = today, ms;
-    if ((from_s && (strlen(from_s) != 10 || hl_time_parse(from_s, offset, &ms) != 0)) ||
-        (to_s && (strlen(to_s) != 10 || hl_time_parse(to_s, offset, &ms) != 0))) {
+    int64_t to = hl_local_day(hl_now_ms(), offset), from = to - 30, from_ms, to_ms;
+    if ((from_s && (strlen(from_s) != 10 || hl_time_parse(from_s, offset, &from_ms) != 0)) ||
+        (to_s && (strlen(to_s) != 10 || hl_time_parse(to_s, offset, &to_ms) != 0))) {
         fprintf(stderr, "hotline-figures: --from and --to are days (YYYY-MM-DD)\n");
         hl_conf_free(&conf);
         goto done;
     }
-    if (from_s && hl_time_parse(from_s, offset, &ms) == 0) from = (ms + (int64_t)offset * 60000) / 86400000;
-    if (to_s && hl_time_parse(to_s, offset, &ms) == 0) to = (ms + (int64_t)offset * 60000) / 86400000;
+    if (from_s) from = hl_local_day(from_ms, offset);
+    if (to_s) to = hl_local_day(to_ms, offset);
     if (from > to || to - from > 3660) {
         fprintf(stderr, "hotline-figures: --from must not be after --to (at most ten years)\n");
         hl_conf_free(&conf);
@@ -194,7 +186,7 @@ int main(int argc, char **argv)
         bool failed = false;
         for (int64_t d = from; d <= to && !failed; d++, days++) {
             char day[16];
-            day_name(d, day);
+            hl_day_name(d, day);
             long n = repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
             if (n < 0) failed = true;
             else total += n;

@@ -35,6 +35,7 @@
 #include "hotline/kbgaps.h"
 #include "hotline/kbindex.h"
 #include "hotline/kbstore.h"
+#include "hotline/ticket.h"
 #include "hotline/utf8.h"
 
 extern char **environ;
@@ -408,10 +409,7 @@ static int gaps(PGconn *c, const hl_conf_t *conf, long days, const char *unit, c
     long shown = 0;
     for (size_t g = 0; g < ng && shown < limit; g++) {
         const hl_kbgap_t *gp = &found[g];
-        size_t cl = category ? strlen(category) : 0;
-        if ((unit && strcmp(gp->unit, unit) != 0) ||
-            (category && strcmp(gp->category, category) != 0 &&
-             !(strncmp(gp->category, category, cl) == 0 && gp->category[cl] == '.')))
+        if ((unit && strcmp(gp->unit, unit) != 0) || !hl_category_within(gp->category, strlen(gp->category), category))
             continue;
         shown++;
         const hl_kbgap_msg_t *head = &msgs[gp->members[0]];

@@ -6,6 +6,7 @@
 #include "hotline/alloc.h"
 #include "hotline/features.h"
 #include "hotline/kbindex.h"
+#include "hotline/ticket.h"
 #include "hotline/utf8.h"
 
 #define K1 1.2f
@@ -362,9 +363,7 @@ size_t hl_kbindex_bytes(const hl_kbindex_t *ix)
 
 static bool in_category(const char *doc, const char *want)
 {
-    if (!want || !*want) return true;
-    size_t n = strlen(want);
-    return strncmp(doc, want, n) == 0 && (doc[n] == '\0' || doc[n] == '.');
+    return hl_category_within(doc, strlen(doc), want);
 }
 
 void hl_kbscratch_free(hl_kbscratch_t *s)

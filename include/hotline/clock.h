@@ -29,6 +29,11 @@ HL_MUSTCHECK int hl_iso8601_parse(const char *s, int64_t *ms);
 /* The same, or a date (YYYY-MM-DD: its local midnight at offset_min). */
 HL_MUSTCHECK int hl_time_parse(const char *s, int offset_min, int64_t *ms);
 
+/* The local day (days since 1970-01-01) of ms at offset_min, and its name
+ * "YYYY-MM-DD" (out: 16 bytes; returns out). */
+int64_t hl_local_day(int64_t ms, int offset_min);
+char *hl_day_name(int64_t day, char out[16]);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t hl_days_from_civil(int y, unsigned m, unsigned d);
 void hl_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);

@@ -9,6 +9,9 @@
 #ifndef HOTLINE_TICKET_H
 #define HOTLINE_TICKET_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "proto/hotline.pb-c.h"
 
 #include "hotline/err.h"
@@ -32,5 +35,10 @@ HL_MUSTCHECK int hl_type_parse(const char *s, hl_type_t *out);
 HL_MUSTCHECK int hl_urgency_parse(const char *s, hl_urgency_t *out);
 HL_MUSTCHECK int hl_channel_parse(const char *s, hl_channel_t *out);
 HL_MUSTCHECK int hl_action_parse(const char *s, hl_action_t *out);
+
+/* Is category code (len bytes) parent or one of its subcategories
+ * ("construction.water" within "construction")? Any code is within "" or
+ * NULL. */
+bool hl_category_within(const char *code, size_t len, const char *parent);
 
 #endif

@@ -45,11 +45,29 @@ static void test_iso8601(void **state)
         if (hl_iso8601_parse(bad[i], &ms) != HL_EINVAL) fail_msg("accepted '%s'", bad[i]);
 }
 
+/* The local day and its name: China's midnight is 16:00 UTC the day before. */
+static void test_local_day(void **state)
+{
+    (void)state;
+    char d[16];
+    int64_t ms;
+    assert_int_equal(hl_iso8601_parse("2026-11-22T15:59:59.999Z", &ms), 0);
+    assert_string_equal(hl_day_name(hl_local_day(ms, 480), d), "2026-11-22");
+    assert_string_equal(hl_day_name(hl_local_day(ms + 1, 480), d), "2026-11-23");
+    assert_string_equal(hl_day_name(hl_local_day(ms + 1, 0), d), "2026-11-22");
+    assert_int_equal(hl_local_day(-1, 0), -1);
+    assert_string_equal(hl_day_name(0, d), "1970-01-01");
+    assert_int_equal(hl_time_parse("2026-11-23", 480, &ms), 0);
+    assert_int_equal(hl_local_day(ms, 480), hl_days_from_civil(2026, 11, 23));
+    assert_int_equal(hl_local_day(ms - 1, 480), hl_days_from_civil(2026, 11, 22));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_civil),
         cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_local_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

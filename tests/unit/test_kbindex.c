@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hotline/kbindex.h"
+#include "hotline/ticket.h"
 
 static const char *const titles[] = {
     "小区路灯不亮怎么办", "公积金提取需要哪些材料", "新生儿医保如何办理", "养老保险转移接续流程",
@@ -147,12 +148,28 @@ static void test_churn(void **state)
     hl_kbindex_free(&ix);
 }
 
+/* A category filter: a code is within itself and its parents, whole parts only. */
+static void test_category_within(void **state)
+{
+    (void)state;
+    const char *c = "construction.water";
+    assert_true(hl_category_within(c, strlen(c), "construction"));
+    assert_true(hl_category_within(c, strlen(c), c));
+    assert_true(hl_category_within(c, strlen(c), ""));
+    assert_true(hl_category_within(c, strlen(c), NULL));
+    assert_false(hl_category_within(c, strlen(c), "construct"));
+    assert_false(hl_category_within(c, strlen(c), "construction.water.pipes"));
+    assert_false(hl_category_within(c, 12, "construction.water")); /* a prefix of the code's bytes */
+    assert_true(hl_category_within(c, 12, "construction"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranking),
         cmocka_unit_test(test_validity_and_replace),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_category_within),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

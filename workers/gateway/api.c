@@ -24,6 +24,7 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/csv.h"
+#include "hotline/utf8.h"
 
 #include "gateway.h"
 
@@ -647,6 +648,42 @@ bool gw_time_arg(gw_req_t *r, const char *name, int64_t *out)
     if (!s || !*s) return true;
     if (gw_parse_time(r->gw, s, out) != 0) {
         gw_reply_error(r, 400, "invalid", "'%s' must be a date (YYYY-MM-DD) or an ISO 8601 time", name);
+        return false;
+    }
+    return true;
+}
+
+bool gw_code_arg(gw_req_t *r, const char *name, char *out, size_t len)
+{
+    const char *v = gw_arg(r, name);
+    out[0] = '\0';
+    if (!v) return true;
+    if (strlen(v) >= len || !hl_utf8_valid(v, strlen(v))) {
+        gw_reply_error(r, 400, "invalid", "'%s' must be a code of up to %zu bytes", name, len - 1);
+        return false;
+    }
+    memcpy(out, v, strlen(v) + 1);
+    return true;
+}
+
+bool gw_unit_scope(gw_req_t *r, char *unit, size_t len, const char *what)
+{
+    if (r->tok.role != HL_ROLE_UNIT) return true;
+    if (*unit && strcmp(unit, r->tok.unit) != 0) {
+        gw_reply_error(r, 403, "forbidden", "a unit reads its own %s only", what);
+        return false;
+    }
+    snprintf(unit, len, "%s", r->tok.unit);
+    return true;
+}
+
+bool gw_period_args(gw_req_t *r, int64_t *from, int64_t *to)
+{
+    if (!gw_time_arg(r, "from", from) || !gw_time_arg(r, "to", to)) return false;
+    if (!*to) *to = hl_now_ms();
+    if (!*from) *from = *to - 30LL * 86400000;
+    if (*from >= *to) {
+        gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
         return false;
     }
     return true;

@@ -151,6 +151,14 @@ void gw_not_allowed(gw_req_t *r, const char *allow);   /* 405 with Allow */
 /* Query arguments: a time or date (0 when absent); a whole number in
  * [min, max] (def when absent). */
 bool gw_time_arg(gw_req_t *r, const char *name, int64_t *out);
+/* An optional code argument (UTF-8, under len bytes) into out ("" when
+ * absent); a unit's token reads its own unit only (403 for another's; the
+ * unit filled in when none was asked). */
+bool gw_code_arg(gw_req_t *r, const char *name, char *out, size_t len);
+bool gw_unit_scope(gw_req_t *r, char *unit, size_t len, const char *what);
+/* A report's period: from and to (default: the last 30 days up to now),
+ * from before to. */
+bool gw_period_args(gw_req_t *r, int64_t *from, int64_t *to);
 bool gw_int_arg(gw_req_t *r, const char *name, long def, long min, long max, long *out);
 
 /* One CSV field (quoted when needed; a leading =+-@ defused for

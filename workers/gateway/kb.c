@@ -230,47 +230,48 @@ static PGresult *query(gw_req_t *r, PGconn *pg, const char *sql, int n, const ch
     return NULL;
 }
 
+/* The rows of sql ($1: the entry id), read by any role; NULL: answered (404
+ * when there are none). */
+static PGresult *entry_rows(gw_req_t *r, const char *sql, const char *id)
+{
+    if (!gw_authenticate(r, GW_ROLES_ALL)) return NULL;
+    PGconn *pg = pg_of(r);
+    if (!pg) return NULL;
+    const char *p[1] = {id};
+    PGresult *res = query(r, pg, sql, 1, p);
+    if (res && PQntuples(res) == 0) {
+        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
+        PQclear(res);
+        res = NULL;
+    }
+    return res;
+}
+
 static void show(gw_req_t *r, const char *id)
 {
-    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
-    PGconn *pg = pg_of(r);
-    if (!pg) return;
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT " SHOW_COLUMNS ", source_ticket FROM kb_entries WHERE id = $1", "updated_at",
              "updated_by");
-    const char *p[1] = {id};
-    PGresult *res = query(r, pg, sql, 1, p);
+    PGresult *res = entry_rows(r, sql, id);
     if (!res) return;
-    if (PQntuples(res) == 0) {
-        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
-    } else {
-        json_t *o = entry_json(r, res, 0, "updated_at", "updated_by");
-        json_object_set_new(o, "source_ticket", text_or_null(res, 0, 15));
-        gw_reply_json(r, 200, o);
-    }
+    json_t *o = entry_json(r, res, 0, "updated_at", "updated_by");
+    json_object_set_new(o, "source_ticket", text_or_null(res, 0, 15));
+    gw_reply_json(r, 200, o);
     PQclear(res);
 }
 
 static void history(gw_req_t *r, const char *id)
 {
-    if (!gw_authenticate(r, GW_ROLES_ALL)) return;
-    PGconn *pg = pg_of(r);
-    if (!pg) return;
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT " SHOW_COLUMNS " FROM (SELECT entry_id AS id, * FROM kb_versions WHERE entry_id = $1) v "
              "ORDER BY version",
              "changed_at", "changed_by");
-    const char *p[1] = {id};
-    PGresult *res = query(r, pg, sql, 1, p);
+    PGresult *res = entry_rows(r, sql, id);
     if (!res) return;
-    if (PQntuples(res) == 0) {
-        gw_reply_error(r, 404, "not_found", "no knowledge-base entry %s", id);
-    } else {
-        json_t *a = json_array();
-        for (int i = 0; i < PQntuples(res); i++) json_array_append_new(a, entry_json(r, res, i, "changed_at", "changed_by"));
-        gw_reply_json(r, 200, json_pack("{s:I, s:o}", "id", (json_int_t)atoll(id), "versions", a));
-    }
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(res); i++) json_array_append_new(a, entry_json(r, res, i, "changed_at", "changed_by"));
+    gw_reply_json(r, 200, json_pack("{s:I, s:o}", "id", (json_int_t)atoll(id), "versions", a));
     PQclear(res);
 }
 
@@ -581,32 +582,11 @@ static json_t *counts_json(json_t *o, const hl_kbeffect_t *e)
     return o;
 }
 
-/* The unit a report is for (a unit's token: its own) and the category; false:
- * answered. */
-static bool report_scope(gw_req_t *r, const char **unit, const char **category)
-{
-    *unit = gw_arg(r, "unit");
-    *category = gw_arg(r, "category");
-    if (r->tok.role == HL_ROLE_UNIT) {
-        if (*unit && strcmp(*unit, r->tok.unit) != 0) {
-            gw_reply_error(r, 403, "forbidden", "a unit reads its own knowledge-base reports only");
-            return false;
-        }
-        *unit = r->tok.unit;
-    }
-    if ((*unit && (strlen(*unit) > 32 || !hl_utf8_valid(*unit, strlen(*unit)))) ||
-        (*category && (strlen(*category) > 63 || !hl_utf8_valid(*category, strlen(*category))))) {
-        gw_reply_error(r, 400, "invalid", "'unit' and 'category' must be codes");
-        return false;
-    }
-    return true;
-}
-
 #define REPORT_ROLES (HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN | HL_ROLE_UNIT)
 
 /* A report's arguments and answer, between the loop and the work thread. */
 typedef struct {
-    char unit[40], category[64];
+    char unit[33], category[64];
     int64_t from, to;
     long limit, days;
     json_t *out;         /* the answer; NULL: failed */
@@ -628,25 +608,18 @@ static void report_finish(gw_req_t *r)
  * of days. */
 static report_t *report_job(gw_req_t *r, bool period)
 {
-    const char *unit, *category;
     report_t job = {0};
-    if (!report_scope(r, &unit, &category)) return NULL;
+    if (!gw_code_arg(r, "unit", job.unit, sizeof job.unit) ||
+        !gw_code_arg(r, "category", job.category, sizeof job.category) ||
+        !gw_unit_scope(r, job.unit, sizeof job.unit, "knowledge-base reports"))
+        return NULL;
     if (period) {
-        if (!gw_time_arg(r, "from", &job.from) || !gw_time_arg(r, "to", &job.to) ||
-            !gw_int_arg(r, "limit", 200, 1, 5000, &job.limit))
+        if (!gw_period_args(r, &job.from, &job.to) || !gw_int_arg(r, "limit", 200, 1, 5000, &job.limit))
             return NULL;
-        if (!job.to) job.to = hl_now_ms();
-        if (!job.from) job.from = job.to - 30LL * 86400000;
-        if (job.from >= job.to) {
-            gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
-            return NULL;
-        }
     } else if (!gw_int_arg(r, "days", r->gw->conf.kb_gap_days, 1, 366, &job.days) ||
                !gw_int_arg(r, "limit", 20, 1, 500, &job.limit)) {
         return NULL;
     }
-    snprintf(job.unit, sizeof job.unit, "%s", unit ? unit : "");
-    snprintf(job.category, sizeof job.category, "%s", category ? category : "");
     report_t *j = hl_malloc(sizeof *j);
     *j = job;
     r->job = j;
@@ -716,12 +689,6 @@ static void effectiveness(gw_req_t *r)
     if (report_job(r, true)) gw_defer(r, effectiveness_work, report_finish);
 }
 
-static bool in_category(const char *code, const char *category)
-{
-    size_t n = strlen(category);
-    return !*category || strcmp(code, category) == 0 || (strncmp(code, category, n) == 0 && code[n] == '.');
-}
-
 static void gaps_work(gw_req_t *r, PGconn *pg)
 {
     report_t *job = r->job;
@@ -746,7 +713,8 @@ static void gaps_work(gw_req_t *r, PGconn *pg)
     json_t *list = json_array();
     for (size_t g = 0; g < ng && json_array_size(list) < (size_t)job->limit; g++) {
         const hl_kbgap_t *gp = &found[g];
-        if ((*job->unit && strcmp(gp->unit, job->unit) != 0) || !in_category(gp->category, job->category)) continue;
+        if ((*job->unit && strcmp(gp->unit, job->unit) != 0) || !hl_category_within(gp->category, strlen(gp->category), job->category))
+            continue;
         const hl_kbgap_msg_t *head = &msgs[gp->members[0]];
         char a[40], b[40];
         json_t *ex = json_array();

@@ -25,7 +25,6 @@
 #include "hotline/clock.h"
 #include "hotline/figures.h"
 #include "hotline/map.h"
-#include "hotline/utf8.h"
 
 #include "gateway.h"
 
@@ -33,7 +32,6 @@ typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
     bool live, csv;
-    int group;                /* the cell part rows are kept by: 1 unit (the default), 4 channel */
     json_t *out;
     char *text;               /* /metrics: the exposition (malloc) */
     bool unreachable;
@@ -88,19 +86,14 @@ static void table_free(table_t *t)
     hl_map_destroy(&t->index);
 }
 
-static bool in_category(const char *code, size_t len, const char *category)
-{
-    size_t n = strlen(category);
-    return !*category || (len == n && !memcmp(code, category, n)) || (len > n && !memcmp(code, category, n) && code[n] == '.');
-}
-
 static bool same(const char *v, size_t len, const char *want)
 {
     return !*want || (strlen(want) == len && !memcmp(v, want, len));
 }
 
-/* One live cell "counter|unit|category|region|channel" = n, if the filters take it. */
-static void add_cell(table_t *t, const stats_t *job, const char *f, size_t flen, int64_t n)
+/* One live cell "counter|unit|category|region|channel" = n into t, kept by
+ * the cell's part `group` (1 unit, 4 channel), if the job's filters take it. */
+static void add_cell(table_t *t, int group, const stats_t *job, const char *f, size_t flen, int64_t n)
 {
     const char *part[5];
     size_t len[5];
@@ -115,49 +108,29 @@ static void add_cell(table_t *t, const stats_t *job, const char *f, size_t flen,
         p = q + 1;
     }
     if (k != 5) return;
-    if (!same(part[1], len[1], job->unit) || !in_category(part[2], len[2], job->category) ||
+    if (!same(part[1], len[1], job->unit) || !hl_category_within(part[2], len[2], job->category) ||
         !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
         return;
-    int g = job->group ? job->group : 1;
-    table_add(t, part[g], len[g], part[0], len[0], n);
+    table_add(t, part[group], len[group], part[0], len[0], n);
 }
 
-/* The live cells of the job's days into t, less the rulings'; false: a
- * store failed (job->unreachable set when Redis or PostgreSQL is down). */
-static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, table_t *t)
+/* Where live cells go: a table, the part of the cell it is kept by, and
+ * the first local day it takes (earlier days go to other sinks only). */
+typedef struct {
+    table_t *t;
+    int group;
+    int64_t from_day;
+} sink_t;
+
+/* The rulings' share of [from_day, to_day) subtracted from the sinks that
+ * start on from_day; false when PostgreSQL failed. */
+static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t from_day, int64_t to_day,
+                           const sink_t *sinks, int nsinks)
 {
-    int off = (int)r->gw->conf.utc_offset_min;
-    int64_t shift = (int64_t)off * 60000, d0 = (job->from + shift) / 86400000,
-            d1 = (job->to + shift + 86400000 - 1) / 86400000;
-    job->from = d0 * 86400000 - shift;
-    job->to = d1 * 86400000 - shift;
-    struct timeval tv = {2, 0};
-    redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
-    bool ok = rc && !rc->err;
-    if (ok) redisSetTimeout(rc, tv);
-    for (int64_t d = d0; ok && d < d1; d++) {
-        int y;
-        unsigned m, dd;
-        hl_civil_from_days(d, &y, &m, &dd);
-        ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%04d-%02u-%02u", y, m, dd) == REDIS_OK;
-    }
-    for (int64_t d = d0; ok && d < d1; d++) {
-        redisReply *rep = NULL;
-        ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
-        for (size_t i = 0; ok && i + 1 < rep->elements; i += 2)
-            add_cell(t, job, rep->element[i]->str, rep->element[i]->len, atoll(rep->element[i + 1]->str));
-        if (rep) freeReplyObject(rep);
-    }
-    if (!ok) {
-        hl_warn("stats: redis %s:%d: %s", r->gw->conf.redis_host, (int)r->gw->conf.redis_port,
-                rc && rc->err ? rc->errstr : "no answer");
-        job->unreachable = true;
-    }
-    if (rc) redisFree(rc);
-    if (!ok) return false;
+    int64_t shift = r->gw->conf.utc_offset_min * 60000;
     char from[24], to[24];
-    snprintf(from, sizeof from, "%lld", (long long)job->from);
-    snprintf(to, sizeof to, "%lld", (long long)job->to);
+    snprintf(from, sizeof from, "%lld", (long long)(from_day * 86400000 - shift));
+    snprintf(to, sizeof to, "%lld", (long long)(to_day * 86400000 - shift));
     const char *p[2] = {from, to};
     PGresult *ruled = run(pg,
                           "SELECT unit || '|' || category || '|' || region || '|' || channel, counter, n FROM "
@@ -167,10 +140,73 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, table_t *t)
     for (int i = 0; i < PQntuples(ruled); i++) {
         char cell[512];
         int n = snprintf(cell, sizeof cell, "%s|%s", PQgetvalue(ruled, i, 1), PQgetvalue(ruled, i, 0));
-        if (n > 0 && (size_t)n < sizeof cell) add_cell(t, job, cell, (size_t)n, -atoll(PQgetvalue(ruled, i, 2)));
+        if (n <= 0 || (size_t)n >= sizeof cell) continue;
+        for (int k = 0; k < nsinks; k++)
+            if (sinks[k].from_day == from_day)
+                add_cell(sinks[k].t, sinks[k].group, job, cell, (size_t)n, -atoll(PQgetvalue(ruled, i, 2)));
     }
     PQclear(ruled);
     return true;
+}
+
+/* The live cells of the local days [d0, d1) into the sinks, read once, less
+ * what rulings take out; false: a store failed (job->unreachable set when
+ * Redis or PostgreSQL is down). */
+static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64_t d1, const sink_t *sinks,
+                        int nsinks)
+{
+    struct timeval tv = {2, 0};
+    redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
+    bool ok = rc && !rc->err;
+    if (ok) redisSetTimeout(rc, tv);
+    for (int64_t d = d0; ok && d < d1; d++) {
+        char day[16];
+        ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", hl_day_name(d, day)) == REDIS_OK;
+    }
+    for (int64_t d = d0; ok && d < d1; d++) {
+        redisReply *rep = NULL;
+        ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
+        for (size_t i = 0; ok && i + 1 < rep->elements; i += 2)
+            for (int k = 0; k < nsinks; k++)
+                if (d >= sinks[k].from_day)
+                    add_cell(sinks[k].t, sinks[k].group, job, rep->element[i]->str, rep->element[i]->len,
+                             atoll(rep->element[i + 1]->str));
+        if (rep) freeReplyObject(rep);
+    }
+    if (!ok) {
+        hl_warn("stats: redis %s:%d: %s", r->gw->conf.redis_host, (int)r->gw->conf.redis_port,
+                rc && rc->err ? rc->errstr : "no answer");
+        job->unreachable = true;
+    }
+    if (rc) redisFree(rc);
+    for (int k = 0; ok && k < nsinks; k++) {
+        bool first = true; /* one query per distinct first day */
+        for (int j = 0; j < k; j++) first &= sinks[j].from_day != sinks[k].from_day;
+        if (first) ok = subtract_ruled(r, pg, job, sinks[k].from_day, d1, sinks, nsinks);
+    }
+    return ok;
+}
+
+/* The figure definitions: counters (name, label) and rates (name, label,
+ * numerator, denominator, description); false when PostgreSQL failed. */
+static bool load_definitions(PGconn *pg, PGresult **counters, PGresult **rates)
+{
+    *counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
+    *rates = *counters ? run(pg, "SELECT name, label, numerator, denominator, description FROM metric_rates "
+                                 "ORDER BY name",
+                             0, NULL)
+                       : NULL;
+    return *rates != NULL;
+}
+
+/* Rate i's numerator and denominator over the counter values v. */
+static void rate_of(PGresult *counters, const int64_t *v, PGresult *rates, int i, int64_t *num, int64_t *den)
+{
+    *num = *den = 0;
+    for (int k = 0; k < PQntuples(counters); k++) {
+        if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) *num = v[k];
+        if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 3))) *den = v[k];
+    }
 }
 
 static json_t *rate_json(int64_t num, int64_t den)
@@ -184,11 +220,8 @@ static json_t *figures(json_t *o, PGresult *counters, const int64_t *v, PGresult
     int nc = PQntuples(counters);
     for (int i = 0; i < nc; i++) json_object_set_new(o, PQgetvalue(counters, i, 0), json_integer(v[i]));
     for (int i = 0; i < PQntuples(rates); i++) {
-        int64_t num = 0, den = 0;
-        for (int k = 0; k < nc; k++) {
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) num = v[k];
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 3))) den = v[k];
-        }
+        int64_t num, den;
+        rate_of(counters, v, rates, i, &num, &den);
         json_object_set_new(o, PQgetvalue(rates, i, 0), rate_json(num, den));
     }
     return o;
@@ -209,11 +242,8 @@ static void csv_row(hl_buf_t *b, const char *unit, const char *name, const char 
         gw_csv_field(b, num, false);
     }
     for (int i = 0; i < PQntuples(rates); i++) {
-        int64_t n = 0, d = 0;
-        for (int k = 0; k < nc; k++) {
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) n = v[k];
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 3))) d = v[k];
-        }
+        int64_t n, d;
+        rate_of(counters, v, rates, i, &n, &d);
         if (d) snprintf(num, sizeof num, "%.4f", (double)n / (double)d);
         else num[0] = '\0';
         gw_csv_field(b, num, i == PQntuples(rates) - 1);
@@ -233,16 +263,17 @@ static void stats_work(gw_req_t *r, PGconn *pg)
     int64_t *total = NULL;
     char ***order = NULL;
     t.index = hl_map_new();
-    if (!pg) goto fail;
-    t.counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
-    rates = t.counters ? run(pg, "SELECT name, label, numerator, denominator, description FROM metric_rates "
-                                 "ORDER BY name",
-                             0, NULL)
-                       : NULL;
-    if (!rates) goto fail;
+    if (!pg || !load_definitions(pg, &t.counters, &rates)) goto fail;
     t.nc = PQntuples(t.counters);
     if (job->live) {
-        if (!live_counts(r, pg, job, &t)) goto fail;
+        /* Whole local days: the answer's from and to say which. */
+        int off = (int)r->gw->conf.utc_offset_min;
+        int64_t shift = (int64_t)off * 60000, d0 = hl_local_day(job->from, off),
+                d1 = hl_local_day(job->to - 1, off) + 1;
+        job->from = d0 * 86400000 - shift;
+        job->to = d1 * 86400000 - shift;
+        sink_t sink = {&t, 1, d0};
+        if (!live_counts(r, pg, job, d0, d1, &sink, 1)) goto fail;
     } else {
         char from[24], to[24];
         snprintf(from, sizeof from, "%lld", (long long)job->from);
@@ -264,17 +295,8 @@ static void stats_work(gw_req_t *r, PGconn *pg)
     order = hl_calloc(t.nunits + 1, sizeof *order);
     for (size_t u = 0; u < t.nunits; u++) order[u] = &t.units[u];
     qsort(order, t.nunits, sizeof *order, by_code);
-    json_t *by_unit = json_array();
-    for (size_t i = 0; i < t.nunits; i++) {
-        size_t u = (size_t)(order[i] - t.units);
-        const int64_t *v = t.rows + u * (size_t)nc;
-        for (int k = 0; k < nc; k++) total[k] += v[k];
-        json_t *o = json_object();
-        json_object_set_new(o, "unit", *t.units[u] ? json_string(t.units[u]) : json_null());
-        json_object_set_new(o, "unit_name",
-                            json_string(*t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）"));
-        json_array_append_new(by_unit, figures(o, t.counters, v, rates));
-    }
+    for (size_t u = 0; u < t.nunits; u++)
+        for (int k = 0; k < nc; k++) total[k] += t.rows[u * (size_t)nc + (size_t)k];
     if (job->csv) {
         char f[40], tt[40];
         gw_time(r->gw, job->from, f);
@@ -296,9 +318,17 @@ static void stats_work(gw_req_t *r, PGconn *pg)
             csv_row(&b, t.units[u], *t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）", f, tt,
                     t.counters, t.rows + u * (size_t)nc, rates);
         }
-        json_decref(by_unit);
         job->text = b.data ? b.data : hl_strdup("");
         goto done;
+    }
+    json_t *by_unit = json_array();
+    for (size_t i = 0; i < t.nunits; i++) {
+        size_t u = (size_t)(order[i] - t.units);
+        json_t *o = json_object();
+        json_object_set_new(o, "unit", *t.units[u] ? json_string(t.units[u]) : json_null());
+        json_object_set_new(o, "unit_name",
+                            json_string(*t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）"));
+        json_array_append_new(by_unit, figures(o, t.counters, t.rows + u * (size_t)nc, rates));
     }
     json_t *defs = json_object();
     for (int i = 0; i < PQntuples(rates); i++)
@@ -344,20 +374,6 @@ static void stats_finish(gw_req_t *r)
     r->job = NULL;
 }
 
-/* An optional code argument into out; false: answered (400). */
-static bool code_arg(gw_req_t *r, const char *name, char *out, size_t len)
-{
-    const char *v = gw_arg(r, name);
-    out[0] = '\0';
-    if (!v) return true;
-    if (strlen(v) >= len || !hl_utf8_valid(v, strlen(v))) {
-        gw_reply_error(r, 400, "invalid", "'%s' must be a code of up to %zu bytes", name, len - 1);
-        return false;
-    }
-    memcpy(out, v, strlen(v) + 1);
-    return true;
-}
-
 void gw_stats_api(gw_req_t *r)
 {
     if (strcmp(r->method, "GET") != 0) {
@@ -366,9 +382,11 @@ void gw_stats_api(gw_req_t *r)
     }
     if (!gw_authenticate(r, HL_ROLE_OFFICE | HL_ROLE_SUPERVISOR | HL_ROLE_ADMIN | HL_ROLE_UNIT)) return;
     stats_t job = {0};
-    if (!gw_time_arg(r, "from", &job.from) || !gw_time_arg(r, "to", &job.to) ||
-        !code_arg(r, "unit", job.unit, sizeof job.unit) || !code_arg(r, "category", job.category, sizeof job.category) ||
-        !code_arg(r, "region", job.region, sizeof job.region) || !code_arg(r, "channel", job.channel, sizeof job.channel))
+    if (!gw_period_args(r, &job.from, &job.to) || !gw_code_arg(r, "unit", job.unit, sizeof job.unit) ||
+        !gw_code_arg(r, "category", job.category, sizeof job.category) ||
+        !gw_code_arg(r, "region", job.region, sizeof job.region) ||
+        !gw_code_arg(r, "channel", job.channel, sizeof job.channel) ||
+        !gw_unit_scope(r, job.unit, sizeof job.unit, "figures"))
         return;
     const char *source = gw_arg(r, "source");
     if (source && strcmp(source, "live") != 0 && strcmp(source, "exact") != 0) {
@@ -383,19 +401,6 @@ void gw_stats_api(gw_req_t *r)
         return;
     }
     job.csv = format && strcmp(format, "csv") == 0;
-    if (r->tok.role == HL_ROLE_UNIT) {
-        if (*job.unit && strcmp(job.unit, r->tok.unit) != 0) {
-            gw_reply_error(r, 403, "forbidden", "a unit reads its own figures only");
-            return;
-        }
-        snprintf(job.unit, sizeof job.unit, "%s", r->tok.unit);
-    }
-    if (!job.to) job.to = hl_now_ms();
-    if (!job.from) job.from = job.to - 30LL * 86400000;
-    if (job.from >= job.to) {
-        gw_reply_error(r, 400, "invalid", "'from' must be before 'to'");
-        return;
-    }
     stats_t *j = hl_malloc(sizeof *j);
     *j = job;
     r->job = j;
@@ -452,13 +457,6 @@ static void head(hl_buf_t *b, const char *metric, const char *type, const char *
     hl_buf_putc(b, '\n');
 }
 
-static int64_t value_of(const table_t *t, size_t row, PGresult *counters, const char *name)
-{
-    for (int k = 0; k < t->nc; k++)
-        if (!strcmp(PQgetvalue(counters, k, 0), name)) return t->rows[row * (size_t)t->nc + (size_t)k];
-    return 0;
-}
-
 /* The live figures as Prometheus gauges: today's counters per unit and per
  * channel, and the last 30 days' rates per unit and overall. Labels are
  * counter, rate, unit and channel codes only: bounded, nothing personal. */
@@ -471,22 +469,14 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
     month.index = hl_map_new();
     PGresult *counters = NULL, *rates = NULL;
     hl_buf_t b = HL_BUF_INIT;
-    if (!pg) goto fail;
-    counters = run(pg, "SELECT name, label FROM metric_counters ORDER BY name", 0, NULL);
-    rates = counters ? run(pg, "SELECT name, numerator, denominator FROM metric_rates ORDER BY name", 0, NULL) : NULL;
-    if (!rates) goto fail;
+    if (!pg || !load_definitions(pg, &counters, &rates)) goto fail;
     today.counters = chan.counters = month.counters = counters;
     today.nc = chan.nc = month.nc = PQntuples(counters);
-    int64_t now = hl_now_ms();
-    job->from = now, job->to = now + 1;
-    if (!live_counts(r, pg, job, &today)) goto fail;
-    job->from = now, job->to = now + 1;
-    job->group = 4;
-    if (!live_counts(r, pg, job, &chan)) goto fail;
-    job->group = 1;
-    job->to = now;
-    job->from = now - 29LL * 86400000;
-    if (!live_counts(r, pg, job, &month)) goto fail;
+    /* The last 30 local days read once: all of them into month, today's
+     * also into today (by unit) and chan (by channel). */
+    int64_t day = hl_local_day(hl_now_ms(), (int)r->gw->conf.utc_offset_min);
+    const sink_t sinks[3] = {{&month, 1, day - 29}, {&today, 1, day}, {&chan, 4, day}};
+    if (!live_counts(r, pg, job, day - 29, day + 1, sinks, 3)) goto fail;
 
     head(&b, "hotline_events_today", "gauge", "Events counted today (local day) per figure counter and unit; unit \"\" is none.");
     for (size_t u = 0; u < today.nunits; u++)
@@ -503,19 +493,17 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
     for (size_t u = 0; u < month.nunits; u++) {
         for (int k = 0; k < month.nc; k++) total[k] += month.rows[u * (size_t)month.nc + (size_t)k];
         for (int i = 0; i < PQntuples(rates); i++) {
-            int64_t den = value_of(&month, u, counters, PQgetvalue(rates, i, 2));
+            int64_t num, den;
+            rate_of(counters, month.rows + u * (size_t)month.nc, rates, i, &num, &den);
             if (den)
                 sample(&b, "hotline_rate_30d", "rate", PQgetvalue(rates, i, 0), "unit", month.units[u],
-                       (double)value_of(&month, u, counters, PQgetvalue(rates, i, 1)) / (double)den, false);
+                       (double)num / (double)den, false);
         }
     }
     head(&b, "hotline_rate_30d_all", "gauge", "Each rate over the last 30 local days, all units.");
     for (int i = 0; i < PQntuples(rates); i++) {
-        int64_t num = 0, den = 0;
-        for (int k = 0; k < month.nc; k++) {
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 1))) num = total[k];
-            if (!strcmp(PQgetvalue(counters, k, 0), PQgetvalue(rates, i, 2))) den = total[k];
-        }
+        int64_t num, den;
+        rate_of(counters, total, rates, i, &num, &den);
         if (den) sample(&b, "hotline_rate_30d_all", "rate", PQgetvalue(rates, i, 0), NULL, NULL, (double)num / (double)den, false);
     }
     hl_free(total);
