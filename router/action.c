@@ -23,6 +23,7 @@
 
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
+#include "hotline/figures.h"
 #include "hotline/log.h"
 
 #include "router_int.h"
@@ -50,6 +51,7 @@ typedef struct {
     hl_state_t from, to;
     int seq;
     int64_t at;
+    unsigned history;    /* what the ticket had been through by then (HL_FIGURES_*) */
 } ev_t;
 
 typedef struct {
@@ -356,7 +358,9 @@ static void add_event(abatch_t *b, int slot, aitem_t *it, const char *kind, hl_s
         b->evs = hl_realloc(b->evs, b->capevs * sizeof(ev_t));
     }
     slot_t *s = &b->slots[slot];
-    b->evs[b->nevs++] = (ev_t){slot, it, kind, from, to, ++s->last_seq, at};
+    b->evs[b->nevs++] = (ev_t){slot, it, kind, from, to, ++s->last_seq, at,
+                               hl_figures_history(s->t.return_count, s->t.reopen_count, s->t.supervision,
+                                                  s->t.parent_id)};
     s->dirty = true;
 }
 
@@ -713,7 +717,7 @@ static void complete(abatch_t *b)
         hl__router_delivered(r, b->outbox_id);
     for (size_t i = 0; i < b->nevs; i++) {
         ev_t *e = &b->evs[i];
-        hl__router_publish_ticket(r, &b->slots[e->slot].t, e->kind, e->from, e->to, e->seq, e->at,
+        hl__router_publish_ticket(r, &b->slots[e->slot].t, e->kind, e->from, e->to, e->seq, e->at, e->history,
                                   e->item ? e->item->a : NULL);
     }
     for (size_t i = 0; i < b->n; i++) {

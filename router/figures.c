@@ -19,6 +19,8 @@ typedef struct {
     char *values[MAX_LIST];
     int nvalues;               /* 0: the key present */
     int clock;                 /* -1: no on-time rule */
+    unsigned any, none;        /* history rules: HL_FIGURES_* */
+    int anonymous;             /* -1: any request, 0: named ones, 1: anonymous ones */
 } counter_t;
 
 struct hl_figures {
@@ -74,26 +76,54 @@ static int parse_list(const char *s, char **out)
     return n;
 }
 
-int hl_figures_add(hl_figures_t *m, const char *name, const char *kinds, const char *to_states,
-                   const char *payload_key, const char *payload_values, const char *on_time)
+/* A history list into HL_FIGURES_* bits; -1 if it names anything else. */
+static int history_bits(const char *list, unsigned *out)
 {
-    counter_t c = {.clock = -1};
-    if (!name || !*name) return HL_EINVAL;
-    c.nkinds = parse_list(kinds, c.kinds);
-    c.nstates = to_states ? parse_list(to_states, c.states) : 0;
-    c.nvalues = payload_values ? parse_list(payload_values, c.values) : 0;
+    static const char *const names[] = {"return_approved", "reopened", "supervised", "merged"};
+    char *v[MAX_LIST];
+    *out = 0;
+    if (!list) return 0;
+    int n = parse_list(list, v), rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < sizeof names / sizeof *names && strcmp(names[k], v[i]) != 0) k++;
+        if (k == sizeof names / sizeof *names) rc = -1;
+        else *out |= 1u << k;
+    }
+    free_list(v, n > 0 ? n : 0);
+    return rc;
+}
+
+unsigned hl_figures_history(int return_count, int reopen_count, int supervision, int64_t parent_id)
+{
+    return (return_count > 0 ? HL_FIGURES_RETURNED : 0u) | (reopen_count > 0 ? HL_FIGURES_REOPENED : 0u) |
+           (supervision > 0 ? HL_FIGURES_SUPERVISED : 0u) | (parent_id != 0 ? HL_FIGURES_MERGED : 0u);
+}
+
+int hl_figures_add(hl_figures_t *m, const hl_figure_def_t *d)
+{
+    counter_t c = {.clock = -1, .anonymous = -1};
+    if (!d->name || !*d->name) return HL_EINVAL;
+    if (history_bits(d->history_any, &c.any) != 0 || history_bits(d->history_none, &c.none) != 0) return HL_EINVAL;
+    if (d->anonymous) {
+        if (strcmp(d->anonymous, "t") != 0 && strcmp(d->anonymous, "f") != 0) return HL_EINVAL;
+        c.anonymous = d->anonymous[0] == 't';
+    }
+    c.nkinds = parse_list(d->kinds, c.kinds);
+    c.nstates = d->to_states ? parse_list(d->to_states, c.states) : 0;
+    c.nvalues = d->payload_values ? parse_list(d->payload_values, c.values) : 0;
     hl_clock_t clock;
-    bool bad = c.nkinds < 1 || c.nstates < 0 || c.nvalues < 0 || (payload_values && !payload_key) ||
-               (on_time && hl_clock_parse(on_time, &clock) != 0);
+    bool bad = c.nkinds < 1 || c.nstates < 0 || c.nvalues < 0 || (d->payload_values && !d->payload_key) ||
+               (d->on_time && hl_clock_parse(d->on_time, &clock) != 0);
     if (bad) {
         free_list(c.kinds, c.nkinds > 0 ? c.nkinds : 0);
         free_list(c.states, c.nstates > 0 ? c.nstates : 0);
         free_list(c.values, c.nvalues > 0 ? c.nvalues : 0);
         return HL_EINVAL;
     }
-    if (on_time) c.clock = (int)clock;
-    c.name = hl_strdup(name);
-    c.key = payload_key ? hl_strdup(payload_key) : NULL;
+    if (d->on_time) c.clock = (int)clock;
+    c.name = hl_strdup(d->name);
+    c.key = d->payload_key ? hl_strdup(d->payload_key) : NULL;
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
         m->c = hl_realloc(m->c, m->cap * sizeof *m->c);
@@ -134,6 +164,8 @@ size_t hl_figures_match(const hl_figures_t *m, const hl_figure_event_t *e, void 
             if (!v || (c->nvalues && !in(c->values, c->nvalues, v))) continue;
         }
         if (c->clock >= 0 && !(e->due_ms[c->clock] && e->at_ms <= e->due_ms[c->clock])) continue;
+        if ((c->any && !(e->history & c->any)) || (e->history & c->none)) continue;
+        if (c->anonymous >= 0 && c->anonymous != (int)e->anonymous) continue;
         fn(c->name, arg);
         hits++;
     }

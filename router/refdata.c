@@ -307,7 +307,8 @@ static const char *queries[] = {
     "SELECT region, day - date '1970-01-01', kind FROM calendar_days",
     "SELECT region, year FROM calendar_years",
     "SELECT phrase, service FROM emergency_phrases",
-    "SELECT name, kinds, to_states, payload_key, payload_values, on_time FROM metric_counters ORDER BY name",
+    "SELECT name, kinds, to_states, payload_key, payload_values, on_time, history_any, history_none, anonymous "
+    "FROM metric_counters ORDER BY name",
 };
 #define NQUERIES (sizeof queries / sizeof queries[0])
 
@@ -384,11 +385,13 @@ int hl_refdata_load(hl_refdata_t *rd, size_t i, const PGresult *res, char err[HL
         }
         case 8: rc = hl_refdata_add_year(rd, val(res, r, 0), atoi(val(res, r, 1))); break;
         case 9: rc = hl_refdata_add_emergency(rd, val(res, r, 0), val(res, r, 1)); break;
-        case 10:
+        case 10: {
+            hl_figure_def_t d = {val(res, r, 0), val(res, r, 1), val(res, r, 2), val(res, r, 3), val(res, r, 4),
+                                 val(res, r, 5), val(res, r, 6), val(res, r, 7), val(res, r, 8)};
             if (!rd->figures) rd->figures = hl_figures_new();
-            rc = hl_figures_add(rd->figures, val(res, r, 0), val(res, r, 1), val(res, r, 2), val(res, r, 3),
-                                val(res, r, 4), val(res, r, 5));
+            rc = hl_figures_add(rd->figures, &d);
             break;
+        }
         default: rc = HL_EINVAL;
         }
         if (rc) {

@@ -213,7 +213,8 @@ void hl__router_publish(router_t *r, const item_t *it)
     ev.channel = it->in->channel;
     ev.seq = 1;
     hl_figure_event_t fe = {"intake", hl_state_name(p->state), 0, NULL, NULL, it->created_at,
-                            {p->deadlines.sign, p->deadlines.contact, p->deadlines.reply, 0}};
+                            {p->deadlines.sign, p->deadlines.contact, p->deadlines.reply, 0}, 0,
+                            it->in->requester && it->in->requester->anonymous};
     count_event(r, &fe, p->unit, p->category, p->region, hl_channel_name(it->in->channel));
     /* As hl_clock_start: the clocks that run, from the reception. */
     if (p->state == HOTLINE__STATE__STATE_DISPATCHED && p->deadlines.sign) st.sign = st.contact = p->received_at;
@@ -223,7 +224,7 @@ void hl__router_publish(router_t *r, const item_t *it)
 }
 
 void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *kind, hl_state_t from,
-                               hl_state_t to, int seq, int64_t at, const Hotline__Action *a)
+                               hl_state_t to, int seq, int64_t at, unsigned history, const Hotline__Action *a)
 {
     Hotline__Event ev = HOTLINE__EVENT__INIT;
     Hotline__Actor system = HOTLINE__ACTOR__INIT;
@@ -263,7 +264,7 @@ void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *ki
     size_t np = a && a->n_payload <= HL_MAX_PAYLOAD ? a->n_payload : 0;
     for (size_t i = 0; i < np; i++) keys[i] = a->payload[i]->key, values[i] = a->payload[i]->value;
     hl_figure_event_t fe = {kind, hl_state_name(to), np, keys, values, at,
-                            {t->due[0], t->due[1], t->due[2], t->due[3]}};
+                            {t->due[0], t->due[1], t->due[2], t->due[3]}, history, t->anonymous};
     count_event(r, &fe, t->unit, t->category, t->region, t->channel);
     send_event(r, &ev);
 }

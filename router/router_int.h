@@ -141,9 +141,10 @@ struct hl_router {
 int hl__router_send(router_t *r, const reply_to_t *to, const Hotline__Ack *ack);
 bool hl__router_storage_up(const router_t *r);
 writer_t *hl__router_idle_writer(router_t *r);
-/* Publish an event of a ticket changed by an action (a may be NULL). */
+/* Publish (and count) an event of a ticket changed by an action (a may be
+ * NULL); history: what the ticket had been through at it (HL_FIGURES_*). */
 void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *kind, hl_state_t from,
-                               hl_state_t to, int seq, int64_t at, const Hotline__Action *a);
+                               hl_state_t to, int seq, int64_t at, unsigned history, const Hotline__Action *a);
 void hl__router_answer(router_t *r, item_t *it, Hotline__Status st, const char *msg);
 void hl__router_publish(router_t *r, const item_t *it);
 void hl__router_push_pending(router_t *r, item_t *it, bool front);

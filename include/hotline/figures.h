@@ -6,13 +6,18 @@
  * counter's kinds; its new state among to_states (if any); its payload
  * value for payload_key among payload_values (or, with none listed, the key
  * present); and, for an on-time counter, the event at or before the
- * deadline of that clock it recorded. Live counts go to Redis, one hash per
+ * deadline of that clock it recorded; with history rules, the ticket having
+ * (or not having) been through one of the events the ticket keeps a count
+ * of (HL_FIGURES_RETURNED ...: tickets.return_count, reopen_count,
+ * supervision, parent_id), by this event included; and the request
+ * anonymous or not, if the counter says. Live counts go to Redis, one hash per
  * local day (HL_FIGURES_KEY "2026-11-22"), one field per counter and
  * ticket dimensions: "counter|unit|category|region|channel".
  */
 #ifndef HOTLINE_FIGURES_H
 #define HOTLINE_FIGURES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +27,14 @@
 
 typedef struct hl_figures hl_figures_t;
 
+/* What a ticket has been through, by the counters that count it. */
+enum {
+    HL_FIGURES_RETURNED = 1 << 0,   /* return_approved: an approved return */
+    HL_FIGURES_REOPENED = 1 << 1,   /* reopened */
+    HL_FIGURES_SUPERVISED = 1 << 2, /* supervised: a supervision notice */
+    HL_FIGURES_MERGED = 1 << 3      /* merged into another ticket */
+};
+
 /* An event as counted. */
 typedef struct {
     const char *kind;            /* "intake", "sign", ... */
@@ -30,16 +43,28 @@ typedef struct {
     const char *const *keys, *const *values;
     int64_t at_ms;
     int64_t due_ms[4];           /* sign, contact, reply, callback in force after it; 0: none */
+    unsigned history;            /* HL_FIGURES_* the ticket has been through, this event included */
+    bool anonymous;              /* the request is anonymous */
 } hl_figure_event_t;
 
 hl_figures_t *hl_figures_new(void);
 void hl_figures_destroy(hl_figures_t **self_p);
 
-/* Add a counter; kinds, to_states and payload_values are PostgreSQL array
- * literals ("{intake,dispatch}") or NULL, on_time NULL or a clock name.
- * Returns 0 or HL_EINVAL. */
-HL_MUSTCHECK int hl_figures_add(hl_figures_t *m, const char *name, const char *kinds, const char *to_states,
-                                const char *payload_key, const char *payload_values, const char *on_time);
+/* A counter as metric_counters holds it: kinds, to_states, payload_values,
+ * history_any and history_none are PostgreSQL array literals
+ * ("{intake,dispatch}") or NULL; on_time NULL or a clock name; the history
+ * lists may name only return_approved, reopened, supervised and merged;
+ * anonymous NULL (any request), "t" (anonymous ones only) or "f" (named). */
+typedef struct {
+    const char *name, *kinds, *to_states, *payload_key, *payload_values, *on_time, *history_any, *history_none,
+        *anonymous;
+} hl_figure_def_t;
+
+/* Add a counter. Returns 0 or HL_EINVAL. */
+HL_MUSTCHECK int hl_figures_add(hl_figures_t *m, const hl_figure_def_t *def);
+
+/* What a ticket with these counts has been through (HL_FIGURES_*). */
+unsigned hl_figures_history(int return_count, int reopen_count, int supervision, int64_t parent_id);
 size_t hl_figures_count(const hl_figures_t *m);
 
 /* The counters e counts for: fn(name, arg) for each; returns how many. */

@@ -3,8 +3,12 @@
 # constructed set of tickets whose figures are worked out by hand: one
 # through the whole lifecycle, one returned, re-dispatched and extended,
 # two closed at first contact (one citing the knowledge base), one left
-# open; a ruling that leaves a ticket out of the rating figures; other
-# periods; each role's scope; bad arguments.
+# open, one supervised and reopened with a duplicate merged into it, an
+# anonymous one, a confidential one; histories written into the log for a
+# past month (a make-up working day, deadlines met to the minute and
+# missed by one, a day's boundary at local midnight); a ruling that leaves
+# a ticket out of the rating figures; other periods; each role's scope;
+# bad arguments.
 source "$(dirname "$0")/gateway_lib.sh"
 
 gw_start gateway.rate_per_s=1000 gateway.rate_burst=1000
@@ -55,24 +59,77 @@ act "$TK" "$AGENT" "{\"action\":\"close_direct\",\"reason\":\"已答复\",\"kb_e
 ticket '{"body":"社保卡补办要带什么","type":"consultation","hold":true}'
 act "$TK" "$AGENT" '{"action":"close_direct","reason":"已答复"}'
 ticket '{"body":"公园的长椅坏了，请维修","requester":{"phone":"13900000005"}}'
+T5=$TK
+
+# Supervised (督办) and reopened (重办) after an unresolved rating; a
+# duplicate merged into it closes with it.
+ticket '{"title":"路灯不亮","body":"我们小区北门的路灯一直不亮，已经半个月了","requester":{"name":"王五","phone":"13900000006"}}'
+T6=$TK U6=$TU
+ticket '{"title":"路灯不亮","body":"小区北门路灯坏了很久，晚上出行不安全","requester":{"name":"赵六","phone":"13900000009"}}'
+T9=$TK
+act "$T9" "$AGENT" "{\"action\":\"merge\",\"parent\":\"$T6\"}"
+UT6=$(gw_token unit --unit "$U6")
+act "$T6" "$UT6" '{"action":"sign"}'
+DUE=$(hl_sql "SELECT (extract(epoch FROM reply_due) * 1000)::bigint FROM tickets WHERE ticket_no = '$T6'")
+act "$T6" "$SUPER" "{\"action\":\"notify\",\"notice\":\"supervision\",\"clock\":\"reply\",\"due\":\"$DUE\",\"level\":1}"
+act "$T6" "$UT6" '{"action":"reply","reason_code":"resolved","text":"已报修"}'
+act "$T6" "$OFFICE" '{"action":"review_accept"}'
+act "$T6" "$OFFICE" '{"action":"callback","outcome":"rated","resolution":"unresolved","satisfaction":"dissatisfied"}'
+act "$T6" "$OFFICE" '{"action":"reopen","reason":"市民反映仍未修复"}'
+act "$T6" "$UT6" '{"action":"reply","reason_code":"resolved","text":"已更换灯具"}'
+act "$T6" "$OFFICE" '{"action":"review_accept"}'
+act "$T6" "$OFFICE" '{"action":"callback","outcome":"rated","resolution":"resolved","satisfaction":"basically"}'
+act "$T6" "$OFFICE" '{"action":"close"}'
+check "the duplicate closed with it" "$(hl_sql "SELECT state FROM tickets WHERE ticket_no = '$T9'")" CLOSED
+
+# Anonymous: no callback. Confidential: counted like any other.
+ticket '{"title":"路灯不亮","body":"街心公园旁边的路灯晚上不亮","requester":{"anonymous":true}}'
+T7=$TK
+UT7=$(gw_token unit --unit "$TU")
+act "$T7" "$UT7" '{"action":"sign"}'
+act "$T7" "$UT7" '{"action":"reply","reason_code":"resolved","text":"已修复"}'
+act "$T7" "$OFFICE" '{"action":"review_accept"}'
+act "$T7" "$OFFICE" '{"action":"close"}'
+ticket '{"title":"路灯不亮","body":"单位门口路灯不亮，请保密处理","requester":{"name":"钱七","phone":"13900000008","confidential":true}}'
+T8=$TK
+UT8=$(gw_token unit --unit "$TU")
+act "$T8" "$UT8" '{"action":"sign"}'
+act "$T8" "$UT8" '{"action":"contact","method":"phone"}'
+check "all dispatched at intake" \
+    "$(hl_sql "SELECT count(*) FROM ticket_events WHERE kind = 'intake' AND to_state = 'DISPATCHED'")" 7
 
 stats ""
 check "stats" "$ST" 200
-check "accepted, dispatched (a re-dispatch counts again)" "$(tot accepted)/$(tot dispatched)" 5/4
-check "signed, contacted (on time), replied (on time)" \
-    "$(tot signed)/$(tot contacted)/$(tot contacted_on_time)/$(tot replied)/$(tot replied_on_time)" 2/1/1/2/2
-check "closed, at first contact, both, citing the KB" "$(tot closed)/$(tot direct_closed)/$(tot finished)/$(tot kb_direct)" 2/2/4/1
-check "returns, extensions, overdue" "$(tot returned)/$(tot return_approved)/$(tot extension_approved)/$(tot overdue)" 1/1/1/0
-check "ratings" "$(tot callback_rated)/$(tot resolved)/$(tot satisfied)" 2/1/1
-check "completion_rate (4/5)" "$(tot completion_rate)" 0.8
-check "direct_resolution_rate (2/5)" "$(tot direct_resolution_rate)" 0.4
-check "response_rate (1/4)" "$(tot response_rate)" 0.25
-check "on_time_rate (2/2)" "$(tot on_time_rate)" 1.0
-check "return_rate, extension_rate, overdue_rate" "$(tot return_rate)/$(tot extension_rate)/$(tot overdue_rate)" 0.25/0.25/0.0
-check "resolution_rate, satisfaction_rate (1/2)" "$(tot resolution_rate)/$(tot satisfaction_rate)" 0.5/0.5
-check "callback_rate, kb_adoption_rate" "$(tot callback_rate)/$(tot kb_adoption_rate)" 1.0/0.5
+check "accepted, dispatched (a re-dispatch counts again)" "$(tot accepted)/$(tot dispatched)" 9/8
+check "signed (on time), contacted (on time), replied (on time)" \
+    "$(tot signed)/$(tot signed_on_time)/$(tot contacted)/$(tot contacted_on_time)/$(tot replied)/$(tot replied_on_time)" \
+    5/5/2/2/5/5
+check "closed (not the merged duplicate), at first contact, all finished, citing the KB" \
+    "$(tot closed)/$(tot direct_closed)/$(tot finished)/$(tot kb_direct)" 4/2/7/1
+check "returns, extensions, reopened, overdue, supervised, merged" \
+    "$(tot returned)/$(tot return_approved)/$(tot extension_approved)/$(tot reopened)/$(tot overdue)/$(tot supervised)/$(tot merged)" \
+    1/1/1/1/0/1/1
+check "callbacks due (not the anonymous one), ratings" \
+    "$(tot callback_required)/$(tot callback_rated)/$(tot resolved)/$(tot satisfied)" 4/4/2/2
+check "closed first time, by the first unit" "$(tot first_time)/$(tot first_unit_final)" 2/3
+check "supervised: rated, resolved" "$(tot supervised_rated)/$(tot supervised_resolved)" 2/1
+check "completion_rate (7/9)" "$(tot completion_rate)" 0.7778
+check "direct_resolution_rate (2/9)" "$(tot direct_resolution_rate)" 0.2222
+check "response_rate (2/8)" "$(tot response_rate)" 0.25
+check "on_time_rate (5/5)" "$(tot on_time_rate)" 1.0
+check "sign_on_time_rate (5/8)" "$(tot sign_on_time_rate)" 0.625
+check "return_rate, extension_rate, overdue_rate (1/8, 1/8, 0/8)" \
+    "$(tot return_rate)/$(tot extension_rate)/$(tot overdue_rate)" 0.125/0.125/0.0
+check "resolution_rate, satisfaction_rate (2/4)" "$(tot resolution_rate)/$(tot satisfaction_rate)" 0.5/0.5
+check "callback_rate (4/4), kb_adoption_rate (1/2)" "$(tot callback_rate)/$(tot kb_adoption_rate)" 1.0/0.5
+check "first_time_completion_rate (2/4), first_dispatch_accuracy (3/4)" \
+    "$(tot first_time_completion_rate)/$(tot first_dispatch_accuracy)" 0.5/0.75
+check "repeat_rate (1/9), supervised_resolution_rate (1/2)" \
+    "$(tot repeat_rate)/$(tot supervised_resolution_rate)" 0.1111/0.5
 check "by unit: the held tickets under no unit" "$(js '[u["accepted"] for u in d["by_unit"] if u["unit"] is None][0]')" 2
-check "by unit: the first unit's reply" "$(js "[u['replied'] for u in d['by_unit'] if u['unit'] == '$U1'][0]")" 1
+check "the street lights are all the first unit's" "$U6/$TU" "$U1/$U1"
+check "by unit: the first unit's replies (1, 2 reopened, 1 anonymous)" \
+    "$(js "[u['replied'] for u in d['by_unit'] if u['unit'] == '$U1'][0]")" 4
 check "by unit: the second unit has the re-dispatched ticket's reply" \
     "$(js "[u['replied'] for u in d['by_unit'] if u['unit'] == '$OTHER'][0]")" 1
 check "the rates' definitions" "$(js 'd["rates"]["satisfaction_rate"]["denominator"]')" callback_rated
@@ -94,7 +151,7 @@ rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))
 t = rows[0]
 print(t["unit_name"], t["accepted"], t["completion_rate"], t["satisfaction_rate"])
 PY
-)" "全部 5 0.8000 0.5000"
+)" "全部 9 0.7778 0.5000"
 check "the export is logged" "$(grep -c 'export: the figures as CSV' "$T/gateway.log")" 1
 stats "?format=xml"; check "an unknown format: 400" "$ST" 400
 
@@ -136,12 +193,55 @@ check_ge "... in a cell that exists" "$(hl_redis HGET "hl:m:$TODAY" "$CELL")" 1
 echo "# a ruling: ticket 2 was an unreasonable request, out of the rating figures"
 hl_sql "INSERT INTO metric_rulings (ticket_id, counters, reason, ruled_by) SELECT id, '{callback_rated,resolved,satisfied}', '不合理诉求（经审核认定）', 'test' FROM tickets WHERE ticket_no = '$T2'" >/dev/null
 stats ""
-check "ratings without it" "$(tot callback_rated)/$(tot satisfaction_rate)/$(tot resolution_rate)" 1/1.0/1.0
-check "its other figures stay" "$(tot replied)/$(tot returned)" 2/1
+check "ratings without it (2/3)" "$(tot callback_rated)/$(tot satisfaction_rate)/$(tot resolution_rate)" 3/0.6667/0.6667
+check "its other figures stay" "$(tot replied)/$(tot returned)" 5/1
 js 'd["totals"]' >"$T/live_totals.json"
 stats "?source=exact"
 check "live less the ruling = exact" "$(js 'd["totals"]')" "$(cat "$T/live_totals.json")"
 check "rulings are never rewritten" "$(hl_sql "DELETE FROM metric_rulings" 2>&1 | grep -c 'never deleted')" 1
+
+echo "# histories written into the log: October 2026, Saturday the 10th a make-up working day (调休)"
+# Three tickets of the first unit, shaped as the router writes them (rows
+# copied from ticket 1, then changed): 1 taken in at 23:59 on Friday the
+# 9th, signed and replied on the make-up Saturday exactly at its deadlines;
+# 2 taken in at midnight, signed and replied a minute late, an overdue
+# notice; 3 anonymous and confidential, its reply accepted (no callback).
+hl_sql "
+INSERT INTO tickets SELECT (jsonb_populate_record(t, jsonb_build_object(
+    'id', 80000000 + k * 1000, 'ticket_no', '20261009' || lpad((80000000 + k * 1000)::text, 8, '0'),
+    'idempotency_key', 'constructed-' || k, 'created_at', c, 'received_at', c, 'anonymous', k = 3,
+    'confidential', k = 3, 'state', 'REPLIED', 'parent_id', NULL))).*
+FROM tickets t, (VALUES (1, timestamptz '2026-10-09 23:59+08'), (2, '2026-10-10 00:00+08'),
+                        (3, '2026-10-10 08:00+08')) v (k, c)
+WHERE t.ticket_no = '$T1';
+INSERT INTO ticket_events (ticket_id, seq, at, kind, from_state, to_state, actor_role, unit, sign_due,
+                           contact_due, reply_due, callback_due, payload)
+SELECT 80000000 + k * 1000, seq, at::timestamptz, kind, NULL, to_state, 'system', '$U1',
+       '2026-10-10 10:00+08', '2026-10-10 12:00+08', '2026-10-10 18:00+08', NULL, payload::jsonb
+FROM (VALUES (1, 1, '2026-10-09 23:59+08', 'intake', 'DISPATCHED', NULL),
+             (1, 2, '2026-10-10 10:00+08', 'sign', 'SIGNED', NULL),
+             (1, 3, '2026-10-10 18:00+08', 'reply', 'REPLIED', NULL),
+             (2, 1, '2026-10-10 00:00+08', 'intake', 'DISPATCHED', NULL),
+             (2, 2, '2026-10-10 10:01+08', 'sign', 'SIGNED', NULL),
+             (2, 3, '2026-10-10 18:01+08', 'notify', 'SIGNED', '{\"notice\": \"overdue\", \"clock\": \"reply\"}'),
+             (2, 4, '2026-10-10 18:01+08', 'reply', 'REPLIED', NULL),
+             (3, 1, '2026-10-10 08:00+08', 'intake', 'DISPATCHED', NULL),
+             (3, 2, '2026-10-10 09:00+08', 'sign', 'SIGNED', NULL),
+             (3, 3, '2026-10-10 17:00+08', 'reply', 'REPLIED', NULL),
+             (3, 4, '2026-10-10 19:00+08', 'review_accept', 'CALLBACK', NULL)) e (k, seq, at, kind, to_state, payload)
+" >/dev/null
+stats "?from=2026-10-10&to=2026-10-11&source=exact"
+check "the make-up Saturday: taken in (not the one at 23:59 the day before), dispatched" \
+    "$(tot accepted)/$(tot dispatched)" 2/2
+check "signed, on time (at the deadline: yes; a minute after: no)" "$(tot signed)/$(tot signed_on_time)" 3/2
+check "replied, on time" "$(tot replied)/$(tot replied_on_time)" 3/2
+check "overdue, callbacks due (none: anonymous)" "$(tot overdue)/$(tot callback_required)" 1/0
+check "on_time_rate, sign_on_time_rate, overdue_rate" \
+    "$(tot on_time_rate)/$(tot sign_on_time_rate)/$(tot overdue_rate)" 0.6667/1.0/0.5
+stats "?from=2026-10-09&to=2026-10-10&source=exact"
+check "Friday the 9th: the one taken in at 23:59" "$(tot accepted)/$(tot signed)" 1/0
+stats "?from=2026-10-01&to=2026-11-01&source=exact&unit=$U1"
+check "the month, of the first unit" "$(tot accepted)/$(tot replied)/$(tot on_time_rate)" 3/3/0.6667
 
 echo "# periods, filters and roles"
 stats "?from=2020-01-01&to=2020-02-01"
@@ -161,7 +261,7 @@ stats "?category=%FF"; check "a category not UTF-8: 400" "$ST" 400
 stats "?region=$(printf 'x%.0s' $(seq 1 100))"; check "an oversized code: 400" "$ST" 400
 stats "?unit=x'%3B%20DROP%20TABLE%20tickets%3B--"; check "SQL in a filter: nothing found" "$ST/$(tot accepted)" 200/0
 req POST /api/v1/stats "$OFFICE"; check "POST: 405" "$ST" 405
-check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets")" 6
+check "the tickets are all there" "$(hl_sql "SELECT count(*) FROM tickets WHERE id < 80000000")" 10
 
 echo "# /metrics for Prometheus"
 stats ""
@@ -203,5 +303,5 @@ req GET /metrics; check "/metrics: a token is needed" "$ST" 401
 echo "# Redis down: live figures unavailable (503), exact ones still served"
 hl_redis SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 stats ""; check "live: 503" "$ST/$(header Retry-After)" 503/1
-stats "?source=exact"; check "exact: 200" "$ST/$(tot accepted)" 200/6
+stats "?source=exact"; check "exact: 200" "$ST/$(tot accepted)" 200/10
 req GET /metrics "$SUPER"; check "/metrics: 503" "$ST" 503
