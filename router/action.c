@@ -462,7 +462,7 @@ static void send_writes(abatch_t *b)
                                     a ? a->actor->role : "system", a ? a->actor->unit : NULL,
                                     a ? a->actor->id : r->name, a ? a->reason_code : NULL,
                                     a ? a->reason : "the ticket it was merged into closed", t->unit,
-                                    {t->due[0], t->due[1], t->due[2], t->due[3]}, json};
+                                    {t->due[0], t->due[1], t->due[2], t->due[3]}, json, e->history};
             hl_store_event_arrays(ecols, &row);
             free(json);
         }
@@ -720,6 +720,7 @@ static void complete(abatch_t *b)
         hl__router_publish_ticket(r, &b->slots[e->slot].t, e->kind, e->from, e->to, e->seq, e->at, e->history,
                                   e->item ? e->item->a : NULL);
     }
+    hl__router_count_flush(r);
     for (size_t i = 0; i < b->n; i++) {
         const hl_ticket_t *t = b->res[i].slot >= 0 ? &b->slots[b->res[i].slot].t : NULL;
         answer(r, b->items[i], &b->res[i], t);

@@ -112,6 +112,7 @@ static void batch_complete(batch_t *b)
             hl__router_answer(r, it, HOTLINE__STATUS__STATUS_TRY_LATER,
                               "this key is being stored by another request; retry with the same key");
     }
+    hl__router_count_flush(r);
     free_batch(b);
 }
 

@@ -153,7 +153,7 @@ static void send_event(router_t *r, Hotline__Event *ev)
 
 typedef struct {
     router_t *r;
-    char key[32];
+    int day;                   /* r->counting[day] */
     const char *unit, *category, *region, *channel;
 } count_t;
 
@@ -162,10 +162,56 @@ static void count_one(const char *name, void *arg)
     count_t *c = arg;
     char field[256];
     hl_figures_field(field, sizeof field, name, c->unit, c->category, c->region, c->channel);
-    const char *argv[4] = {"HINCRBY", c->key, field, "1"};
-    size_t len[4] = {7, strlen(c->key), strlen(field), 1};
-    if (hl_redis_command(c->r->redis, NULL, NULL, 4, argv, len) != 0)
-        c->r->stats.uncounted++; /* Redis down: hotline-figures repair rebuilds the day from PostgreSQL */
+    hl_map_t *cells = c->r->counting[c->day].cells;
+    size_t len = strlen(field);
+    uintptr_t n = (uintptr_t)hl_map_get(cells, field, len);
+    (void)hl_map_put(cells, field, len, (void *)(n + 1));
+}
+
+typedef struct {
+    const char **argv;
+    size_t *len;
+    char (*nums)[24];
+    int argc;
+    uint64_t total;
+} flush_t;
+
+static void flush_cell(void *arg, const char *field, void *value)
+{
+    flush_t *f = arg;
+    int i = f->argc;
+    uintptr_t n = (uintptr_t)value;
+    snprintf(f->nums[i / 2], sizeof f->nums[0], "%" PRIuPTR, n);
+    f->argv[i] = field, f->len[i] = strlen(field);
+    f->argv[i + 1] = f->nums[i / 2], f->len[i + 1] = strlen(f->nums[i / 2]);
+    f->argc += 2;
+    f->total += n;
+}
+
+void hl__router_count_flush(router_t *r)
+{
+    static const char script[] =
+        "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end return 0";
+    for (int d = 0; d < r->ncounting; d++) {
+        hl_map_t *cells = r->counting[d].cells;
+        size_t n = hl_map_size(cells), argc = 4 + 2 * n;
+        const char **argv = hl_malloc(argc * sizeof *argv);
+        size_t *len = hl_malloc(argc * sizeof *len);
+        char(*nums)[24] = hl_malloc((n + 1) * sizeof *nums);
+        argv[0] = "EVAL", len[0] = 4;
+        argv[1] = script, len[1] = sizeof script - 1;
+        argv[2] = "1", len[2] = 1;
+        argv[3] = r->counting[d].key, len[3] = strlen(r->counting[d].key);
+        flush_t f = {argv + 4, len + 4, nums, 0, 0};
+        hl_map_each(cells, flush_cell, &f);
+        if (n && hl_redis_command(r->redis, NULL, NULL, (int)argc, argv, len) != 0)
+            r->stats.uncounted += f.total; /* Redis down: hotline-figures repair rebuilds the day */
+        hl_free(nums);
+        hl_free(len);
+        hl_free(argv);
+        hl_map_destroy(&r->counting[d].cells);
+    }
+    r->ncounting = 0;
 }
 
 /* Count a committed event in the live figures: each counter it counts for,
@@ -174,14 +220,25 @@ static void count_event(router_t *r, const hl_figure_event_t *e, const char *uni
                         const char *region, const char *channel)
 {
     const struct hl_figures *f = hl_refdata_figures(r->refdata);
-    if (!f) return;
+    if (!f || !r->conf->live_figures) return;
     if (!hl_redis_up(r->redis)) {
         r->stats.uncounted++;
         return;
     }
-    count_t c = {r, "", unit, category, region, channel};
-    char day[16];
-    snprintf(c.key, sizeof c.key, HL_FIGURES_KEY "%s", hl_day_name(hl_local_day(e->at_ms, (int)r->conf->utc_offset_min), day));
+    char day[16], key[32];
+    snprintf(key, sizeof key, HL_FIGURES_KEY "%s", hl_day_name(hl_local_day(e->at_ms, (int)r->conf->utc_offset_min), day));
+    int d = 0;
+    while (d < r->ncounting && strcmp(r->counting[d].key, key) != 0) d++;
+    if (d == (int)(sizeof r->counting / sizeof r->counting[0])) {
+        hl__router_count_flush(r);
+        d = 0;
+    }
+    if (d == r->ncounting) {
+        snprintf(r->counting[d].key, sizeof r->counting[d].key, "%s", key);
+        r->counting[d].cells = hl_map_new();
+        r->ncounting++;
+    }
+    count_t c = {r, d, unit, category, region, channel};
     hl_figures_match(f, e, count_one, &c);
 }
 
@@ -857,6 +914,7 @@ void hl_router_destroy(hl_router_t **self_p)
     for (int i = 0; i < r->nwriters; i++) hl_pg_destroy(&r->writers[i].pg);
     hl_pg_destroy(&r->control);
     hl_pg_destroy(&r->reader);
+    for (int d = 0; d < r->ncounting; d++) hl_map_destroy(&r->counting[d].cells);
     hl_redis_destroy(&r->redis);
     hl_refdata_destroy(&r->refdata);
     hl_refdata_destroy(&r->loading);

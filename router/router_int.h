@@ -135,9 +135,18 @@ struct hl_router {
     hl_router_stats_t stats;
     int timers[5];
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
+    /* Live figures counted since the last flush: per day's hash, field -> n. */
+    struct {
+        char key[32];
+        hl_map_t *cells;
+    } counting[4];
+    int ncounting;
 };
 
 /* router.c */
+/* Send the live figures counted since the last call: one EVAL per day's
+ * hash, each distinct cell once with its increment (after each batch). */
+void hl__router_count_flush(router_t *r);
 int hl__router_send(router_t *r, const reply_to_t *to, const Hotline__Ack *ack);
 bool hl__router_storage_up(const router_t *r);
 writer_t *hl__router_idle_writer(router_t *r);

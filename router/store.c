@@ -323,14 +323,14 @@ void hl_store_ticket_arrays(hl_buf_t cols[HL_UPDATE_NARRAYS], const hl_ticket_t 
 const char *const hl_sql_insert_events =
     "INSERT INTO ticket_events (ticket_id, seq, at, kind, from_state, to_state, actor_role, "
     "actor_unit, actor_id, reason_code, reason, unit, sign_due, contact_due, reply_due, callback_due, "
-    "payload) SELECT u.ticket_id, u.seq, to_timestamp(u.at / 1000.0), u.kind, u.from_state, u.to_state, "
+    "payload, marks) SELECT u.ticket_id, u.seq, to_timestamp(u.at / 1000.0), u.kind, u.from_state, u.to_state, "
     "u.actor_role, u.actor_unit, u.actor_id, u.reason_code, u.reason, u.unit, " TS("sign_due") ", "
-    TS("contact_due") ", " TS("reply_due") ", " TS("callback_due") ", u.payload::jsonb "
-    "FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
+    TS("contact_due") ", " TS("reply_due") ", " TS("callback_due") ", u.payload::jsonb, "
+    "u.marks FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
     "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], "
-    "$14::bigint[], $15::bigint[], $16::bigint[], $17::text[]) AS u (ticket_id, seq, at, kind, "
-    "from_state, to_state, actor_role, actor_unit, actor_id, reason_code, reason, unit, sign_due, "
-    "contact_due, reply_due, callback_due, payload)";
+    "$14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::smallint[]) AS u (ticket_id, seq, at, "
+    "kind, from_state, to_state, actor_role, actor_unit, actor_id, reason_code, reason, unit, sign_due, "
+    "contact_due, reply_due, callback_due, payload, marks)";
 
 static const char *nz(const char *s)
 {
@@ -353,6 +353,7 @@ void hl_store_event_arrays(hl_buf_t cols[HL_EVENT_NARRAYS], const hl_store_event
     arr_text(&cols[11], nz(e->unit));
     for (int k = 0; k < 4; k++) arr_int(&cols[12 + k], e->due[k]);
     arr_text(&cols[16], e->payload_json);
+    arr_int(&cols[17], e->marks);
 }
 
 void hl_store_arrays_finish(hl_buf_t *cols, int n)

@@ -47,6 +47,7 @@ typedef struct hl_conf {
     double min_confidence;       /* below: PENDING_DISPATCH for a human dispatcher */
     char *dispatch_queue;        /* stream name suffix of the human dispatch queue */
     char *default_region;        /* region used when an intake names none */
+    int64_t live_figures;        /* 1: count events in Redis as they happen */
     /* [classify] */
     char *classify_model;        /* trained model file; "" = keyword rules only */
     /* [lifecycle] */

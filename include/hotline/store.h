@@ -106,11 +106,12 @@ typedef struct {
     const char *unit;
     int64_t due[4];            /* sign, contact, reply, callback in force after it */
     const char *payload_json;  /* or NULL */
+    unsigned marks;            /* what the ticket had been through by then (HL_FIGURES_*) */
 } hl_store_event_t;
 
-/* The statement that inserts events: $1..$17 arrays of hl_store_event_arrays. */
+/* The statement that inserts events: $1..$18 arrays of hl_store_event_arrays. */
 extern const char *const hl_sql_insert_events;
-#define HL_EVENT_NARRAYS 17
+#define HL_EVENT_NARRAYS 18
 void hl_store_event_arrays(hl_buf_t cols[HL_EVENT_NARRAYS], const hl_store_event_t *e);
 /* Close the array builders (call once before sending). */
 void hl_store_arrays_finish(hl_buf_t *cols, int n);

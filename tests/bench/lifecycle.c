@@ -8,6 +8,12 @@
  * flight at a time, up to --window tickets at once, over one DEALER socket.
  * Prints key=value figures: actions per second, latency percentiles.
  *
+ * With --mixed SEED the paths are drawn at random (seeded, so a run can be
+ * repeated): some tickets closed at first contact, some merged into the
+ * ticket before them, contacts, supervision notices, callbacks rated at
+ * random or declined, and reopens after an unresolved rating; for the
+ * figures' test of live against exact counting.
+ *
  * Raw mode (--raw): the storage limit of the same work, without the router:
  * on --connections connections, transactions of --batch tickets each doing
  * what one action batch does in PostgreSQL, in the same two pipelined round
@@ -36,13 +42,17 @@
 extern char **environ;
 
 enum { S_DISPATCH, S_RETURN, S_APPROVE_RETURN, S_SIGN, S_EXTEND, S_APPROVE_EXT, S_REPLY, S_ACCEPT, S_CALLBACK,
-       S_CLOSE, S_DONE };
+       S_CLOSE, S_DIRECT, S_MERGE, S_CONTACT, S_SUPERVISE, S_REOPEN, S_DONE };
 
 typedef struct {
     char no[32];
     int64_t id, created_at;
     uint8_t step, attempt;
     bool returned, extended, failed, anonymous;
+    /* --mixed: the path drawn, and where the ticket is on it */
+    bool direct, merge, contact, supervise, reopen, reopened;
+    uint8_t resolution, satisfaction; /* of the (first) rating: 0 resolved, 1 unresolved; 0..2; 3: declined */
+    int64_t reply_due;                /* from the last answer, for a supervision notice */
     const char *unit;
     int64_t sent_us, retry_at_us;
 } tk_t;
@@ -92,18 +102,41 @@ static tk_t *load(const char *conninfo, const char *prefix, size_t *n)
 
 /* ------------------------------------------------------------ drive */
 
+/* Draw each ticket's path for --mixed (seeded). */
+static void draw(tk_t *t, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = hash32(((uint64_t)seed << 32) ^ (i * 7 + 1)), g = hash32(h ^ 0x9e3779b9u);
+        tk_t *x = &t[i];
+        unsigned role = h % 100;
+        x->direct = role < 6;
+        /* A repeat joins the ticket before it, if that one goes the whole way. */
+        x->merge = role >= 6 && role < 9 && i > 0 && !t[i - 1].direct && !t[i - 1].merge;
+        if (x->direct || x->merge) x->returned = x->extended = false;
+        x->contact = (g & 1) != 0;
+        x->supervise = (g >> 1) % 20 == 0;
+        x->satisfaction = (uint8_t)((g >> 8) % 20 < 12 ? 0 : (g >> 8) % 20 < 17 ? 1 : 2);
+        x->resolution = (uint8_t)((g >> 16) % 10 < 8 ? 0 : 1);
+        if ((g >> 20) % 20 == 0) x->resolution = 3; /* declined to rate */
+        x->reopen = x->resolution == 1 && (g >> 24) % 2 == 0;
+    }
+}
+
 static int next_step(const tk_t *t)
 {
     switch (t->step) {
     case S_DISPATCH: return t->returned ? S_RETURN : S_SIGN;
     case S_RETURN: return S_APPROVE_RETURN;
     case S_APPROVE_RETURN: return S_SIGN;
-    case S_SIGN: return t->extended ? S_EXTEND : S_REPLY;
+    case S_SIGN: return t->contact ? S_CONTACT : t->supervise ? S_SUPERVISE : t->extended ? S_EXTEND : S_REPLY;
+    case S_CONTACT: return t->supervise ? S_SUPERVISE : t->extended ? S_EXTEND : S_REPLY;
+    case S_SUPERVISE: return t->extended ? S_EXTEND : S_REPLY;
     case S_EXTEND: return S_APPROVE_EXT;
     case S_APPROVE_EXT: return S_REPLY;
     case S_REPLY: return S_ACCEPT;
     case S_ACCEPT: return t->anonymous ? S_CLOSE : S_CALLBACK; /* no callback to an anonymous caller */
-    case S_CALLBACK: return S_CLOSE;
+    case S_CALLBACK: return t->reopen && !t->reopened ? S_REOPEN : S_CLOSE;
+    case S_REOPEN: return S_REPLY;
     default: return S_DONE;
     }
 }
@@ -115,18 +148,23 @@ static void send_step(void *sock, hl_buf_t *buf, tk_t *t, size_t i, const char *
         HOTLINE__ACTION_KIND__ACTION_APPROVE_RETURN, HOTLINE__ACTION_KIND__ACTION_SIGN,
         HOTLINE__ACTION_KIND__ACTION_EXTEND,         HOTLINE__ACTION_KIND__ACTION_APPROVE_EXTENSION,
         HOTLINE__ACTION_KIND__ACTION_REPLY,          HOTLINE__ACTION_KIND__ACTION_REVIEW_ACCEPT,
-        HOTLINE__ACTION_KIND__ACTION_CALLBACK,       HOTLINE__ACTION_KIND__ACTION_CLOSE};
-    bool by_unit = t->step == S_RETURN || t->step == S_SIGN || t->step == S_EXTEND || t->step == S_REPLY;
+        HOTLINE__ACTION_KIND__ACTION_CALLBACK,       HOTLINE__ACTION_KIND__ACTION_CLOSE,
+        HOTLINE__ACTION_KIND__ACTION_CLOSE_DIRECT,   HOTLINE__ACTION_KIND__ACTION_MERGE,
+        HOTLINE__ACTION_KIND__ACTION_CONTACT,        HOTLINE__ACTION_KIND__ACTION_NOTIFY,
+        HOTLINE__ACTION_KIND__ACTION_REOPEN};
+    static const char *const satisfaction[] = {"satisfied", "basically", "dissatisfied"};
+    bool by_unit = t->step == S_RETURN || t->step == S_SIGN || t->step == S_EXTEND || t->step == S_REPLY ||
+                   t->step == S_CONTACT;
     Hotline__Actor who = HOTLINE__ACTOR__INIT;
     who.role = by_unit ? "unit" : "office";
     who.unit = by_unit ? (char *)t->unit : "";
     who.id = "bench";
     Hotline__Action a = HOTLINE__ACTION__INIT;
-    Hotline__Action__PayloadEntry pe[3], *pp[3];
-    const char *k[3], *v[3];
+    Hotline__Action__PayloadEntry pe[4], *pp[4];
+    const char *k[4], *v[4];
     size_t np = 0;
-    char key[96];
-    snprintf(key, sizeof key, "%s-%zu-%d", prefix, i, t->step);
+    char key[96], due[24];
+    snprintf(key, sizeof key, "%s-%zu-%d%s", prefix, i, t->step, t->reopened ? "-again" : "");
     a.ticket = t->no;
     a.actor = &who;
     a.kind = kinds[t->step];
@@ -153,10 +191,28 @@ static void send_step(void *sock, hl_buf_t *buf, tk_t *t, size_t i, const char *
         k[np] = "text", v[np++] = "已处理完毕并告知诉求人";
         break;
     case S_CALLBACK:
+        if (t->resolution == 3 && !t->reopened) {
+            k[np] = "outcome", v[np++] = "declined";
+            break;
+        }
         k[np] = "outcome", v[np++] = "rated";
-        k[np] = "resolution", v[np++] = "resolved";
-        k[np] = "satisfaction", v[np++] = "satisfied";
+        k[np] = "resolution", v[np++] = t->resolution == 1 && !t->reopened ? "unresolved" : "resolved";
+        k[np] = "satisfaction", v[np++] = satisfaction[t->reopened ? 0 : t->satisfaction];
         break;
+    case S_DIRECT: a.reason = "已当场答复"; break;
+    case S_MERGE:
+        k[np] = "parent", v[np++] = t[-1].no;
+        a.reason = "重复诉求";
+        break;
+    case S_CONTACT: k[np] = "method", v[np++] = "phone"; break;
+    case S_SUPERVISE:
+        snprintf(due, sizeof due, "%" PRId64, t->reply_due);
+        k[np] = "notice", v[np++] = "supervision";
+        k[np] = "clock", v[np++] = "reply";
+        k[np] = "due", v[np++] = due;
+        k[np] = "level", v[np++] = "1";
+        break;
+    case S_REOPEN: a.reason = "诉求人反映未解决"; break;
     default: break;
     }
     for (size_t j = 0; j < np; j++) {
@@ -187,7 +243,8 @@ static int cmp_i32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int drive(const hl_conf_t *conf, const char *prefix, int window, double returns, double extensions)
+static int drive(const hl_conf_t *conf, const char *prefix, int window, double returns, double extensions,
+                 long mixed)
 {
     size_t n;
     tk_t *t = load(conf->pg_conninfo, prefix, &n);
@@ -195,12 +252,20 @@ static int drive(const hl_conf_t *conf, const char *prefix, int window, double r
         fprintf(stderr, "bench_lifecycle: no ticket of '%s-*' waits for dispatch\n", prefix);
         return 1;
     }
-    size_t nret = 0, next_ = 0;
+    size_t nret = 0, next_ = 0, ndirect = 0, nmerge = 0, nreopen = 0, nsuper = 0;
     for (size_t i = 0; i < n; i++) {
         t[i].returned = (hash32(i * 2 + 1) % 10000) < (uint32_t)(returns * 10000);
         t[i].extended = (hash32(i * 2 + 2) % 10000) < (uint32_t)(extensions * 10000);
+    }
+    if (mixed >= 0) draw(t, n, (uint32_t)mixed);
+    for (size_t i = 0; i < n; i++) {
+        t[i].step = t[i].direct ? S_DIRECT : t[i].merge ? S_MERGE : S_DISPATCH;
         nret += t[i].returned;
         next_ += t[i].extended;
+        ndirect += t[i].direct;
+        nmerge += t[i].merge;
+        nreopen += t[i].reopen && !t[i].anonymous && !t[i].direct && !t[i].merge;
+        nsuper += t[i].supervise && !t[i].direct && !t[i].merge;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0, hwm = 0;
@@ -263,6 +328,8 @@ static int drive(const hl_conf_t *conf, const char *prefix, int window, double r
             } else {
                 actions++;
                 if (nlat < cap_lat) lat[nlat++] = (int32_t)us;
+                if (ack->deadlines) x->reply_due = ack->deadlines->reply;
+                if (x->step == S_REOPEN) x->reopened = true;
                 x->step = (uint8_t)next_step(x);
                 if (x->step == S_DONE) {
                     done++;
@@ -286,6 +353,8 @@ static int drive(const hl_conf_t *conf, const char *prefix, int window, double r
     }
     double secs = (double)(hl_mono_us() - t0) / 1e6;
     qsort(lat, nlat, sizeof(int32_t), cmp_i32);
+    if (mixed >= 0)
+        printf("direct=%zu\nmerged=%zu\nreopened=%zu\nsupervised=%zu\n", ndirect, nmerge, nreopen, nsuper);
     printf("tickets=%zu\nreturned=%zu\nextended=%zu\nactions=%zu\nrefused=%zu\nretried=%zu\nseconds=%.2f\n"
            "actions_per_s=%.0f\ntickets_per_s=%.0f\naction_p50_ms=%.2f\naction_p99_ms=%.2f\n",
            n, nret, next_, actions, refused, retried, secs, actions / secs, n / secs,
@@ -461,12 +530,14 @@ int main(int argc, char **argv)
         {"window", required_argument, NULL, 'w'}, {"returns", required_argument, NULL, 'r'},
         {"extensions", required_argument, NULL, 'e'}, {"raw", no_argument, NULL, 'R'},
         {"connections", required_argument, NULL, 'C'}, {"batch", required_argument, NULL, 'b'},
-        {"rounds", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+        {"rounds", required_argument, NULL, 'n'}, {"mixed", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *prefix = "life";
     int window = 2000, connections = 2, batch = 1000, rounds = 6, opt;
     double returns = 0.05, extensions = 0.03;
     bool raw_mode = false;
+    long mixed = -1;
     while ((opt = getopt_long(argc, argv, "c:p:w:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
@@ -478,9 +549,11 @@ int main(int argc, char **argv)
         case 'C': connections = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
         case 'n': rounds = atoi(optarg); break;
+        case 'm': mixed = atol(optarg); break;
         default:
             fprintf(opt == 'h' ? stdout : stderr,
-                    "Usage: bench_lifecycle -c CONFIG [--prefix P] [--window N] [--returns F] [--extensions F]\n"
+                    "Usage: bench_lifecycle -c CONFIG [--prefix P] [--window N] [--returns F] [--extensions F] "
+                    "[--mixed SEED]\n"
                     "       bench_lifecycle -c CONFIG --raw [--prefix P] [--connections N] [--batch N] [--rounds N]\n");
             return opt == 'h' ? 0 : 2;
         }
@@ -496,7 +569,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = raw_mode ? raw(&conf, prefix, connections, batch, rounds)
-                      : drive(&conf, prefix, window, returns, extensions);
+                      : drive(&conf, prefix, window, returns, extensions, mixed);
     hl_conf_free(&conf);
     return rc;
 }
