@@ -116,6 +116,8 @@ cat <<EOF
   hotline is running (Ctrl-C stops everything started here)
 
   agents' console   $URL/console/      (log in with a token from var/demo.env)
+  dashboard         $URL/console/dashboard.html   (supervisors: figures, trends, red/yellow lights, hot spots)
+  daily report      $URL/api/v1/report?format=html   (yesterday; ?day=, ?month=)
   JSON API          $URL/api/v1/        (Authorization: Bearer <token>)
   Open311 GeoReport $URL/open311/v2/discovery.json
   health            $URL/healthz, $URL/readyz

@@ -1,8 +1,10 @@
 /* similar.c - character-bigram Dice similarity, estimated from signatures. */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "hotline/alloc.h"
 #include "hotline/similar.h"
 #include "hotline/utf8.h"
 
@@ -75,4 +77,26 @@ double hl_simsig_dice(const hl_simsig_t *a, const hl_simsig_t *b)
     if (both <= 0) return 0;
     double d = 2.0 * both / sum;
     return d > 1 ? 1 : d;
+}
+
+size_t hl_simsig_group(const hl_simsig_t *sigs, const bool *skip, size_t n, double least, size_t *group)
+{
+    size_t *first = hl_malloc((n ? n : 1) * sizeof *first), ngroups = 0;
+    for (size_t i = 0; i < n; i++) {
+        group[i] = SIZE_MAX;
+        if (skip && skip[i]) continue;
+        size_t best = SIZE_MAX;
+        double best_d = least;
+        for (size_t g = 0; g < ngroups; g++) {
+            double d = hl_simsig_dice(&sigs[first[g]], &sigs[i]);
+            if (d >= best_d) best = g, best_d = d;
+        }
+        if (best == SIZE_MAX) {
+            best = ngroups++;
+            first[best] = i;
+        }
+        group[i] = best;
+    }
+    hl_free(first);
+    return ngroups;
 }

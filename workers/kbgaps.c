@@ -92,37 +92,27 @@ static int by_size(const void *a, const void *b)
 size_t hl_kbgaps_find(const hl_kbindex_t *ix, hl_kbscratch_t *s, const hl_kbgap_msg_t *msgs, size_t n,
                       int64_t now_ms, const hl_kbgap_opts_t *opts, hl_kbgap_t **out)
 {
-    /* Groups as they form: the first member's signature, members in a list
-     * threaded through next[] (in order), and the best hit of each message. */
+    /* Each message's best hit; the unanswered ones grouped by likeness. */
     hl_simsig_t *sig = hl_malloc((n ? n : 1) * sizeof *sig);
-    size_t *first = hl_malloc((n ? n : 1) * sizeof *first), *group = hl_malloc((n ? n : 1) * sizeof *group);
-    size_t *size = hl_calloc(n ? n : 1, sizeof *size);
+    size_t *group = hl_malloc((n ? n : 1) * sizeof *group);
+    bool *answered = hl_malloc((n ? n : 1) * sizeof *answered);
     float *score = hl_malloc((n ? n : 1) * sizeof *score);
     int64_t *entry = hl_malloc((n ? n : 1) * sizeof *entry);
-    size_t ngroups = 0;
     for (size_t i = 0; i < n; i++) {
         hl_kb_hit_t hit;
-        size_t len = strlen(msgs[i].text), qlen;
+        size_t qlen;
         const char *q = query_of(&msgs[i], &qlen);
         size_t h = hl_kbindex_search(ix, s, q, qlen, NULL, now_ms, 0.0f, &hit, 1);
         score[i] = h ? hit.score : 0.0f;
         entry[i] = h ? hit.id : 0;
-        group[i] = SIZE_MAX;
-        if (score[i] >= opts->max_score) continue;
-        hl_simsig_of(&sig[i], msgs[i].text, len);
-        size_t best = SIZE_MAX;
-        double best_d = opts->similarity;
-        for (size_t g = 0; g < ngroups; g++) {
-            double d = hl_simsig_dice(&sig[first[g]], &sig[i]);
-            if (d >= best_d) best = g, best_d = d;
-        }
-        if (best == SIZE_MAX) {
-            best = ngroups++;
-            first[best] = i;
-        }
-        group[i] = best;
-        size[best]++;
+        answered[i] = score[i] >= opts->max_score;
+        if (!answered[i]) hl_simsig_of(&sig[i], msgs[i].text, strlen(msgs[i].text));
     }
+    size_t ngroups = hl_simsig_group(sig, answered, n, opts->similarity, group);
+    size_t *size = hl_calloc(ngroups ? ngroups : 1, sizeof *size);
+    size_t *first = hl_malloc((ngroups ? ngroups : 1) * sizeof *first);
+    for (size_t i = n; i-- > 0;)
+        if (group[i] != SIZE_MAX) size[group[i]]++, first[group[i]] = i;
     size_t nout = 0;
     for (size_t g = 0; g < ngroups; g++) nout += size[g] >= opts->min_size;
     hl_kbgap_t *gaps = hl_calloc(nout ? nout : 1, sizeof *gaps);
@@ -147,6 +137,7 @@ size_t hl_kbgaps_find(const hl_kbindex_t *ix, hl_kbscratch_t *s, const hl_kbgap_
     hl_free(sig);
     hl_free(first);
     hl_free(group);
+    hl_free(answered);
     hl_free(size);
     hl_free(score);
     hl_free(entry);

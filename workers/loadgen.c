@@ -62,7 +62,7 @@ typedef struct {
     double rate;
     int64_t timeout_ms;
     const char *csv, *prefix_opt;
-    bool verify, quiet;
+    bool verify, quiet, in_order;
     int64_t verify_wait_s;
     unsigned seed;
     /* state */
@@ -365,7 +365,7 @@ static void run(lg_t *g)
         while (g->next_seq < g->count && g->ninflight < g->window) {
             if (g->rate > 0 && now < start + (int64_t)((double)g->next_seq * 1e6 / g->rate)) break;
             long seq = g->next_seq++;
-            g->reqs[seq].text = (uint32_t)(hl_hash(&seq, sizeof seq) % g->ntexts);
+            g->reqs[seq].text = (uint32_t)(g->in_order ? (size_t)seq % g->ntexts : hl_hash(&seq, sizeof seq) % g->ntexts);
             track(g, seq);
             send_req(g, seq);
         }
@@ -622,6 +622,7 @@ static void usage(FILE *out)
             "  -r, --rate R         requests per second; 0 = as fast as acks allow (default 0)\n"
             "  -w, --window N       most requests in flight (default 100)\n"
             "      --csv FILE       take text from the title and body columns of FILE\n"
+            "      --in-order       request n takes text n (cycling) rather than one at random\n"
             "                       (default: built-in synthetic requests)\n"
             "      --retries N      resend an unanswered or TRY_LATER request up to N times,\n"
             "                       with the same idempotency key (default 0)\n"
@@ -659,7 +660,7 @@ int main(int argc, char **argv)
         {"retries", required_argument, NULL, 'R'}, {"timeout", required_argument, NULL, 'T'},
         {"prefix", required_argument, NULL, 'P'},  {"verify", no_argument, NULL, 'V'},
         {"verify-wait", required_argument, NULL, 'W'}, {"seed", required_argument, NULL, 'S'},
-        {"quiet", no_argument, NULL, 'q'},         {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},         {"in-order", no_argument, NULL, 'O'},         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     lg_t g;
@@ -694,6 +695,7 @@ int main(int argc, char **argv)
         case 'W': g.verify_wait_s = parse_long(optarg, "verify-wait", 0); break;
         case 'S': g.seed = (unsigned)parse_long(optarg, "seed", 0); break;
         case 'q': g.quiet = true; break;
+        case 'O': g.in_order = true; break;
         case 'c': config = optarg; break;
         case 's': sets[nsets++] = optarg; break;
         case 'h': usage(stdout); hl_free(sets); return 0;

@@ -90,6 +90,9 @@ typedef struct hl_conf {
     double kb_gap_score;
     double kb_gap_similarity;
     int64_t kb_gap_min_size;
+    int64_t hot_window_hours, hot_baseline_days, hot_min_count, hot_cluster_days, hot_cluster_scan;
+    int64_t hot_cluster_min_size, hot_public_min_count;
+    double hot_factor, hot_similarity;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */
     char *day_count;             /* "next_day" (次日起算) or "same_day" (当日起算) */

@@ -17,6 +17,7 @@
 #ifndef HOTLINE_SIMILAR_H
 #define HOTLINE_SIMILAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,13 @@ typedef struct {
 void hl_simsig_of(hl_simsig_t *s, const char *text, size_t len);
 /* Estimated Dice coefficient of two texts, 0-1. */
 double hl_simsig_dice(const hl_simsig_t *a, const hl_simsig_t *b);
+
+/* Groups texts by likeness, in their order (leader clustering): each joins
+ * the group whose first member it is most alike, by at least `least` (the
+ * later group on a tie), or starts a group of its own. group[i] gets text
+ * i's group number, numbered in order of their first members; SIZE_MAX
+ * where skip[i] (skip may be NULL; a skipped text's signature is not read).
+ * Returns the number of groups. Cost: n x groups comparisons. */
+size_t hl_simsig_group(const hl_simsig_t *sigs, const bool *skip, size_t n, double least, size_t *group);
 
 #endif

@@ -993,6 +993,12 @@ void gw_api(gw_req_t *r, const char *path)
         }
     } else if (strcmp(path, "/stats") == 0) {
         gw_stats_api(r);
+    } else if (strcmp(path, "/deadlines") == 0) {
+        gw_deadlines_api(r);
+    } else if (strcmp(path, "/hotspots") == 0) {
+        gw_hotspots_api(r);
+    } else if (strcmp(path, "/report") == 0) {
+        gw_report_api(r);
     } else if (strcmp(path, "/kb") == 0 || strncmp(path, "/kb/", 4) == 0) {
         gw_kb_api(r, path + 3);
     } else if (strcmp(path, "/progress") == 0) {

@@ -243,6 +243,26 @@ json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *categ
 void gw_kb_api(gw_req_t *r, const char *path);   /* path after /api/v1/kb */
 void gw_stats_api(gw_req_t *r);                  /* GET /api/v1/stats */
 void gw_metrics(gw_req_t *r);                    /* GET /metrics (Prometheus) */
+void gw_deadlines_api(gw_req_t *r);              /* GET /api/v1/deadlines */
+void gw_hotspots_api(gw_req_t *r);               /* GET /api/v1/hotspots */
+void gw_report_api(gw_req_t *r);                 /* GET /api/v1/report */
+
+/* Hot spots of [from, to) (spikes against the hotspots.baseline_days before
+ * it) and, when clusters, the clusters of open requests now; unit NULL or
+ * "" for all. Returns the JSON (new reference) or NULL when PostgreSQL
+ * failed. Runs in deferred work (gw_defer). */
+typedef struct {
+    int64_t from, to;
+    const char *unit;
+    size_t limit;
+    bool clusters, examples;
+} gw_hot_query_t;
+json_t *gw_hotspots(gw_req_t *r, PGconn *pg, const gw_hot_query_t *q);
+
+/* The exact figures of [from, to) as GET /api/v1/stats?source=exact
+ * answers them (unit NULL or "" for all). Returns the JSON (new reference)
+ * or NULL (*unreachable: a store was down). Runs in deferred work. */
+json_t *gw_figures(gw_req_t *r, PGconn *pg, int64_t from, int64_t to, const char *unit, bool *unreachable);
 /* The current versions ("3,1") of the published entries named in entries
  * ("12,40") into out; HL_EINVAL when one is not published or out is short. */
 HL_MUSTCHECK int gw_kb_versions(gw_t *gw, const char *entries, char *out, size_t len);

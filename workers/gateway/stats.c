@@ -2,8 +2,10 @@
  *
  *   GET /stats?from=&to=&unit=&category=&region=&channel=&source=live|exact&format=json|csv
  *       {"source", "from", "to", "totals": {counters..., rates...}, "by_unit": [{"unit",
- *       "unit_name", counters..., rates...}], "rates": {name: {label,
- *       numerator, denominator}}}; format=csv: a row for all units, then one per unit
+ *       "unit_name", counters..., rates...}], "by_day": [{"day", counters...,
+ *       rates...}], "rates": {name: {label, numerator, denominator}},
+ *       "counters": {name: {label}}};
+ *       format=csv: a row for all units, then one per unit
  *
  * The counters and rates are data (migration 010: metric_counters,
  * metric_rates). source=live (the default) adds up the cells the router
@@ -91,9 +93,12 @@ static bool same(const char *v, size_t len, const char *want)
     return !*want || (strlen(want) == len && !memcmp(v, want, len));
 }
 
-/* One live cell "counter|unit|category|region|channel" = n into t, kept by
- * the cell's part `group` (1 unit, 4 channel), if the job's filters take it. */
-static void add_cell(table_t *t, int group, const stats_t *job, const char *f, size_t flen, int64_t n)
+/* One live cell "counter|unit|category|region|channel" of the local day
+ * `day` (YYYY-MM-DD) = n into t, kept by the cell's part `group` (1 unit, 4
+ * channel; GROUP_DAY: the day), if the job's filters take it. */
+#define GROUP_DAY (-1)
+static void add_cell(table_t *t, int group, const stats_t *job, const char *day, const char *f, size_t flen,
+                     int64_t n)
 {
     const char *part[5];
     size_t len[5];
@@ -111,7 +116,8 @@ static void add_cell(table_t *t, int group, const stats_t *job, const char *f, s
     if (!same(part[1], len[1], job->unit) || !hl_category_within(part[2], len[2], job->category) ||
         !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
         return;
-    table_add(t, part[group], len[group], part[0], len[0], n);
+    if (group == GROUP_DAY) table_add(t, day, strlen(day), part[0], len[0], n);
+    else table_add(t, part[group], len[group], part[0], len[0], n);
 }
 
 /* Where live cells go: a table, the part of the cell it is kept by, and
@@ -122,28 +128,31 @@ typedef struct {
     int64_t from_day;
 } sink_t;
 
-/* The rulings' share of [from_day, to_day) subtracted from the sinks that
- * start on from_day; false when PostgreSQL failed. */
+/* The rulings' share of each local day of [from_day, to_day) subtracted
+ * from the sinks that take that day; false when PostgreSQL failed. */
 static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t from_day, int64_t to_day,
                            const sink_t *sinks, int nsinks)
 {
-    int64_t shift = r->gw->conf.utc_offset_min * 60000;
-    char from[24], to[24];
+    int off = (int)r->gw->conf.utc_offset_min;
+    int64_t shift = (int64_t)off * 60000;
+    char from[24], to[24], offset[16];
     snprintf(from, sizeof from, "%lld", (long long)(from_day * 86400000 - shift));
     snprintf(to, sizeof to, "%lld", (long long)(to_day * 86400000 - shift));
-    const char *p[2] = {from, to};
+    snprintf(offset, sizeof offset, "%d", off);
+    const char *p[3] = {from, to, offset};
     PGresult *ruled = run(pg,
-                          "SELECT unit || '|' || category || '|' || region || '|' || channel, counter, n FROM "
-                          "hl_metric_ruled(to_timestamp($1::bigint / 1000.0), to_timestamp($2::bigint / 1000.0))",
-                          2, p);
+                          "SELECT day::text, (day - date '1970-01-01'), counter || '|' || unit || '|' || category "
+                          "|| '|' || region || '|' || channel, n FROM hl_metric_ruled_days(to_timestamp($1::bigint "
+                          "/ 1000.0), to_timestamp($2::bigint / 1000.0), $3::integer)",
+                          3, p);
     if (!ruled) return false;
     for (int i = 0; i < PQntuples(ruled); i++) {
-        char cell[512];
-        int n = snprintf(cell, sizeof cell, "%s|%s", PQgetvalue(ruled, i, 1), PQgetvalue(ruled, i, 0));
-        if (n <= 0 || (size_t)n >= sizeof cell) continue;
+        int64_t day = atoll(PQgetvalue(ruled, i, 1));
+        const char *cell = PQgetvalue(ruled, i, 2);
         for (int k = 0; k < nsinks; k++)
-            if (sinks[k].from_day == from_day)
-                add_cell(sinks[k].t, sinks[k].group, job, cell, (size_t)n, -atoll(PQgetvalue(ruled, i, 2)));
+            if (day >= sinks[k].from_day)
+                add_cell(sinks[k].t, sinks[k].group, job, PQgetvalue(ruled, i, 0), cell, strlen(cell),
+                         -atoll(PQgetvalue(ruled, i, 3)));
     }
     PQclear(ruled);
     return true;
@@ -165,11 +174,13 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64
     }
     for (int64_t d = d0; ok && d < d1; d++) {
         redisReply *rep = NULL;
+        char day[16];
+        hl_day_name(d, day);
         ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
         for (size_t i = 0; ok && i + 1 < rep->elements; i += 2)
             for (int k = 0; k < nsinks; k++)
                 if (d >= sinks[k].from_day)
-                    add_cell(sinks[k].t, sinks[k].group, job, rep->element[i]->str, rep->element[i]->len,
+                    add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[i]->str, rep->element[i]->len,
                              atoll(rep->element[i + 1]->str));
         if (rep) freeReplyObject(rep);
     }
@@ -179,12 +190,7 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64
         job->unreachable = true;
     }
     if (rc) redisFree(rc);
-    for (int k = 0; ok && k < nsinks; k++) {
-        bool first = true; /* one query per distinct first day */
-        for (int j = 0; j < k; j++) first &= sinks[j].from_day != sinks[k].from_day;
-        if (first) ok = subtract_ruled(r, pg, job, sinks[k].from_day, d1, sinks, nsinks);
-    }
-    return ok;
+    return ok && subtract_ruled(r, pg, job, d0, d1, sinks, nsinks);
 }
 
 /* The figure definitions: counters (name, label) and rates (name, label,
@@ -255,39 +261,43 @@ static int by_code(const void *a, const void *b)
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
-static void stats_work(gw_req_t *r, PGconn *pg)
+static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
 {
-    stats_t *job = r->job;
-    table_t t = {0};
+    table_t t = {0}, days = {0};
     PGresult *rates = NULL, *counts = NULL;
-    int64_t *total = NULL;
+    int64_t *total = NULL, *zero = NULL;
     char ***order = NULL;
     t.index = hl_map_new();
+    days.index = hl_map_new();
     if (!pg || !load_definitions(pg, &t.counters, &rates)) goto fail;
-    t.nc = PQntuples(t.counters);
+    t.nc = days.nc = PQntuples(t.counters);
+    days.counters = t.counters;
+    int off = (int)r->gw->conf.utc_offset_min;
+    int64_t d0 = hl_local_day(job->from, off), d1 = hl_local_day(job->to - 1, off) + 1;
     if (job->live) {
         /* Whole local days: the answer's from and to say which. */
-        int off = (int)r->gw->conf.utc_offset_min;
-        int64_t shift = (int64_t)off * 60000, d0 = hl_local_day(job->from, off),
-                d1 = hl_local_day(job->to - 1, off) + 1;
+        int64_t shift = (int64_t)off * 60000;
         job->from = d0 * 86400000 - shift;
         job->to = d1 * 86400000 - shift;
-        sink_t sink = {&t, 1, d0};
-        if (!live_counts(r, pg, job, d0, d1, &sink, 1)) goto fail;
+        const sink_t sinks[2] = {{&t, 1, d0}, {&days, GROUP_DAY, d0}};
+        if (!live_counts(r, pg, job, d0, d1, sinks, 2)) goto fail;
     } else {
-        char from[24], to[24];
+        char from[24], to[24], offset[16];
         snprintf(from, sizeof from, "%lld", (long long)job->from);
         snprintf(to, sizeof to, "%lld", (long long)job->to);
-        const char *p[6] = {from, to, *job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
+        snprintf(offset, sizeof offset, "%d", off);
+        const char *p[7] = {from, to, offset, *job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
                             *job->region ? job->region : NULL, *job->channel ? job->channel : NULL};
         counts = run(pg,
-                     "SELECT unit, counter, n FROM hl_metric_counts(to_timestamp($1::bigint / 1000.0), "
-                     "to_timestamp($2::bigint / 1000.0), $3, $4, $5, $6)",
-                     6, p);
+                     "SELECT day::text, unit, counter, n FROM hl_metric_counts_days(to_timestamp($1::bigint / "
+                     "1000.0), to_timestamp($2::bigint / 1000.0), $3::integer, $4, $5, $6, $7)",
+                     7, p);
         if (!counts) goto fail;
         for (int i = 0; i < PQntuples(counts); i++) {
-            const char *u = PQgetvalue(counts, i, 0), *c = PQgetvalue(counts, i, 1);
-            table_add(&t, u, strlen(u), c, strlen(c), atoll(PQgetvalue(counts, i, 2)));
+            const char *d = PQgetvalue(counts, i, 0), *u = PQgetvalue(counts, i, 1), *c = PQgetvalue(counts, i, 2);
+            int64_t n = atoll(PQgetvalue(counts, i, 3));
+            table_add(&t, u, strlen(u), c, strlen(c), n);
+            table_add(&days, d, strlen(d), c, strlen(c), n);
         }
     }
     int nc = t.nc;
@@ -330,6 +340,16 @@ static void stats_work(gw_req_t *r, PGconn *pg)
                             json_string(*t.units[u] ? gw_refs_unit_name(r->refs, t.units[u]) : "（未派单）"));
         json_array_append_new(by_unit, figures(o, t.counters, t.rows + u * (size_t)nc, rates));
     }
+    /* Every local day of the period, in order, zeros where nothing was counted. */
+    json_t *by_day = json_array();
+    zero = hl_calloc((size_t)nc + 1, sizeof *zero);
+    for (int64_t d = d0; d < d1; d++) {
+        char day[16];
+        hl_day_name(d, day);
+        size_t row = (size_t)(uintptr_t)hl_map_get(days.index, day, strlen(day));
+        json_t *o = json_pack("{s:s}", "day", day);
+        json_array_append_new(by_day, figures(o, t.counters, row ? days.rows + (row - 1) * (size_t)nc : zero, rates));
+    }
     json_t *defs = json_object();
     for (int i = 0; i < PQntuples(rates); i++)
         json_object_set_new(defs, PQgetvalue(rates, i, 0),
@@ -341,18 +361,40 @@ static void stats_work(gw_req_t *r, PGconn *pg)
                           gw_time(r->gw, job->from, f), "to", gw_time(r->gw, job->to, tt));
     json_object_set_new(o, "totals", figures(json_object(), t.counters, total, rates));
     json_object_set_new(o, "by_unit", by_unit);
+    json_object_set_new(o, "by_day", by_day);
     json_object_set_new(o, "rates", defs);
+    json_t *names = json_object();
+    for (int k = 0; k < nc; k++)
+        json_object_set_new(names, PQgetvalue(t.counters, k, 0),
+                            json_pack("{s:s}", "label", PQgetvalue(t.counters, k, 1)));
+    json_object_set_new(o, "counters", names);
     job->out = o;
     goto done;
 fail:
     if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
 done:
     hl_free(total);
+    hl_free(zero);
     hl_free(order);
     PQclear(t.counters);
     table_free(&t);
+    table_free(&days);
     PQclear(rates);
     PQclear(counts);
+}
+
+static void stats_work(gw_req_t *r, PGconn *pg)
+{
+    figures_of(r, pg, r->job);
+}
+
+json_t *gw_figures(gw_req_t *r, PGconn *pg, int64_t from, int64_t to, const char *unit, bool *unreachable)
+{
+    stats_t job = {.from = from, .to = to};
+    snprintf(job.unit, sizeof job.unit, "%s", unit ? unit : "");
+    figures_of(r, pg, &job);
+    *unreachable = job.unreachable;
+    return job.out;
 }
 
 static void stats_finish(gw_req_t *r)

@@ -165,6 +165,8 @@ async function login(token) {
   clearAlert();
   resetIntake();
   show(S.me.role === 'agent' ? 'intake' : 'queue');
+  /* console/#TICKET (the dashboard's links) opens that ticket. */
+  if (/^#[0-9]{6,32}$/.test(location.hash)) openTicket(location.hash.slice(1));
 }
 
 function logout() {
