@@ -188,27 +188,50 @@ static void flush_cell(void *arg, const char *field, void *value)
     f->total += n;
 }
 
+/* Add a cell's count to its counter|unit sum. */
+static void sum_cell(void *arg, const char *field, void *value)
+{
+    hl_map_t *units = arg;
+    size_t len = hl_figures_unit_prefix(field, strlen(field));
+    if (!len) return;
+    uintptr_t n = (uintptr_t)hl_map_get(units, field, len);
+    (void)hl_map_put(units, field, len, (void *)(n + (uintptr_t)value));
+}
+
+/* Send the counted cells, one EVAL per day: its cells into HL_FIGURES_KEY,
+ * their sums per counter|unit into HL_FIGURES_UNIT_KEY. */
 void hl__router_count_flush(router_t *r)
 {
-    static const char script[] =
-        "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end return 0";
+    static const char script[] = "local n = tonumber(ARGV[1]) "
+                                 "for i = 2, 2 * n, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+                                 "for i = 2 * n + 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end "
+                                 "return 0";
     for (int d = 0; d < r->ncounting; d++) {
-        hl_map_t *cells = r->counting[d].cells;
-        size_t n = hl_map_size(cells), argc = 4 + 2 * n;
+        hl_map_t *cells = r->counting[d].cells, *units = hl_map_new();
+        hl_map_each(cells, sum_cell, units);
+        size_t n = hl_map_size(cells), m = hl_map_size(units), argc = 6 + 2 * (n + m);
         const char **argv = hl_malloc(argc * sizeof *argv);
         size_t *len = hl_malloc(argc * sizeof *len);
-        char(*nums)[24] = hl_malloc((n + 1) * sizeof *nums);
+        char(*nums)[24] = hl_malloc((n + m + 2) * sizeof *nums);
+        char ukey[32], count[24];
+        snprintf(ukey, sizeof ukey, HL_FIGURES_UNIT_KEY "%s", r->counting[d].key + strlen(HL_FIGURES_KEY));
+        snprintf(count, sizeof count, "%zu", n);
         argv[0] = "EVAL", len[0] = 4;
         argv[1] = script, len[1] = sizeof script - 1;
-        argv[2] = "1", len[2] = 1;
+        argv[2] = "2", len[2] = 1;
         argv[3] = r->counting[d].key, len[3] = strlen(r->counting[d].key);
-        flush_t f = {argv + 4, len + 4, nums, 0, 0};
+        argv[4] = ukey, len[4] = strlen(ukey);
+        argv[5] = count, len[5] = strlen(count);
+        flush_t f = {argv + 6, len + 6, nums, 0, 0};
         hl_map_each(cells, flush_cell, &f);
+        uint64_t total = f.total;
+        hl_map_each(units, flush_cell, &f);
         if (n && hl_redis_command(r->redis, NULL, NULL, (int)argc, argv, len) != 0)
-            r->stats.uncounted += f.total; /* Redis down: hotline-figures repair rebuilds the day */
+            r->stats.uncounted += total; /* Redis down: hotline-figures repair rebuilds the day */
         hl_free(nums);
         hl_free(len);
         hl_free(argv);
+        hl_map_destroy(&units);
         hl_map_destroy(&r->counting[d].cells);
     }
     r->ncounting = 0;

@@ -3,16 +3,18 @@
  *   hotline-figures check  [--from DAY] [--to DAY]
  *   hotline-figures repair [--from DAY] [--to DAY]
  *
- * The router counts every committed event in Redis, one hash per local day
- * (hl:m:YYYY-MM-DD, see include/hotline/figures.h). check compares each
- * day's hash with the cells PostgreSQL computes from ticket_events
+ * The router counts every committed event in Redis, two hashes per local
+ * day (hl:m:YYYY-MM-DD, the cells, and hl:mu:YYYY-MM-DD, their sums per
+ * counter and unit; see include/hotline/figures.h). check compares each
+ * day's hashes with the cells PostgreSQL computes from ticket_events
  * (hl_metric_cells, migration 011) and lists the cells that differ; repair
- * rebuilds each day's hash from PostgreSQL (written under a new key, then
+ * rebuilds each day's hashes from PostgreSQL (written under a new key, then
  * renamed over the old one: readers see the old or the new day whole).
  * A day still receiving events may change between the read and the rename;
  * run check again afterwards.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -35,8 +37,9 @@ static void usage(FILE *out)
             "same figures computed from PostgreSQL's event log, day by day.\n"
             "\n"
             "Commands:\n"
-            "  check           list the cells (counter|unit|category|region|channel) that differ\n"
-            "  repair          rebuild each day's live figures from PostgreSQL\n"
+            "  check           list the cells (counter|unit|category|region|channel, and the\n"
+            "                  day's sums per counter|unit, marked 'units') that differ\n"
+            "  repair          rebuild each day's live figures (both) from PostgreSQL\n"
             "\n"
             "Options:\n"
             "  --from DAY      first local day (YYYY-MM-DD; default: 30 days ago)\n"
@@ -65,57 +68,120 @@ static PGresult *exact_cells(PGconn *pg, const char *day, int offset)
     return NULL;
 }
 
-/* Compare one day; returns the cells that differ, or -1. */
-static long check_day(PGconn *pg, redisContext *rc, const char *day, int offset)
+/* A day's expected cells: fields and counts as strings. */
+typedef struct {
+    const char **field, **n;
+    size_t count;
+    hl_map_t *sums;           /* counter|unit -> count, for the unit cells */
+    char (*buf)[64], (*num)[24];
+} cells_t;
+
+static void unit_cell(void *arg, const char *key, void *value)
 {
-    PGresult *res = exact_cells(pg, day, offset);
-    if (!res) return -1;
-    redisReply *rep = redisCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", day);
+    cells_t *c = arg;
+    snprintf(c->buf[c->count], sizeof c->buf[0], "%s", key);
+    snprintf(c->num[c->count], sizeof c->num[0], "%" PRIuPTR, (uintptr_t)value);
+    c->field[c->count] = c->buf[c->count];
+    c->n[c->count] = c->num[c->count];
+    c->count++;
+}
+
+/* The fine cells of res, and their sums per counter|unit (HL_FIGURES_UNIT_KEY). */
+static void expected(const PGresult *res, cells_t *fine, cells_t *units)
+{
+    size_t n = (size_t)PQntuples(res);
+    *fine = (cells_t){0};
+    fine->field = hl_malloc((n + 1) * sizeof *fine->field);
+    fine->n = hl_malloc((n + 1) * sizeof *fine->n);
+    fine->count = n;
+    hl_map_t *sums = hl_map_new();
+    for (size_t i = 0; i < n; i++) {
+        fine->field[i] = PQgetvalue(res, (int)i, 0);
+        fine->n[i] = PQgetvalue(res, (int)i, 1);
+        size_t len = hl_figures_unit_prefix(fine->field[i], strlen(fine->field[i]));
+        if (!len || len >= 64) continue;
+        uintptr_t v = (uintptr_t)hl_map_get(sums, fine->field[i], len);
+        hl_map_put(sums, fine->field[i], len, (void *)(v + (uintptr_t)atoll(fine->n[i])));
+    }
+    size_t m = hl_map_size(sums);
+    *units = (cells_t){hl_malloc((m + 1) * sizeof(char *)), hl_malloc((m + 1) * sizeof(char *)), 0, sums,
+                       hl_malloc((m + 1) * 64), hl_malloc((m + 1) * 24)};
+    hl_map_each(sums, unit_cell, units);
+}
+
+static void cells_free(cells_t *c)
+{
+    hl_free(c->field);
+    hl_free(c->n);
+    hl_free(c->buf);
+    hl_free(c->num);
+    hl_map_destroy(&c->sums);
+}
+
+/* Compare the hash prefix+day with the expected cells; returns the cells
+ * that differ (each listed), or -1. */
+static long check_hash(redisContext *rc, const char *prefix, const char *day, const cells_t *want)
+{
+    redisReply *rep = redisCommand(rc, "HGETALL %s%s", prefix, day);
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
         if (rep) freeReplyObject(rep);
-        PQclear(res);
         return -1;
     }
     hl_map_t *live = hl_map_new();
     for (size_t i = 0; i + 1 < rep->elements; i += 2)
         hl_map_put(live, rep->element[i]->str, rep->element[i]->len, rep->element[i + 1]->str);
     long diff = 0;
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *f = PQgetvalue(res, i, 0), *n = PQgetvalue(res, i, 1);
+    for (size_t i = 0; i < want->count; i++) {
+        const char *f = want->field[i], *n = want->n[i];
         const char *l = hl_map_get(live, f, strlen(f));
         if (!l || strcmp(l, n) != 0) {
-            printf("%s %s exact=%s live=%s\n", day, f, n, l ? l : "0");
+            printf("%s %s%s exact=%s live=%s\n", day, strcmp(prefix, HL_FIGURES_KEY) ? "units " : "", f, n,
+                   l ? l : "0");
             diff++;
         }
         if (l) hl_map_del(live, f, strlen(f));
     }
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         if (!hl_map_get(live, rep->element[i]->str, rep->element[i]->len)) continue;
-        printf("%s %s exact=0 live=%s\n", day, rep->element[i]->str, rep->element[i + 1]->str);
+        printf("%s %s%s exact=0 live=%s\n", day, strcmp(prefix, HL_FIGURES_KEY) ? "units " : "", rep->element[i]->str,
+               rep->element[i + 1]->str);
         diff++;
     }
     hl_map_destroy(&live);
     freeReplyObject(rep);
-    PQclear(res);
     return diff;
 }
 
-/* Rebuild one day; returns the cells written, or -1. */
-static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset)
+/* Compare one day (both hashes); returns the cells that differ, or -1. */
+static long check_day(PGconn *pg, redisContext *rc, const char *day, int offset)
 {
     PGresult *res = exact_cells(pg, day, offset);
     if (!res) return -1;
+    cells_t fine, units;
+    expected(res, &fine, &units);
+    long a = check_hash(rc, HL_FIGURES_KEY, day, &fine);
+    long b = a < 0 ? -1 : check_hash(rc, HL_FIGURES_UNIT_KEY, day, &units);
+    cells_free(&fine);
+    cells_free(&units);
+    PQclear(res);
+    return a < 0 || b < 0 ? -1 : a + b;
+}
+
+/* Write the hash prefix+day from the cells: under a new key, then renamed
+ * over the old one (or the old one deleted when there are none). Returns
+ * 0 or -1. */
+static int write_hash(redisContext *rc, const char *prefix, const char *day, const cells_t *c)
+{
     char key[48], tmp[64];
-    snprintf(key, sizeof key, HL_FIGURES_KEY "%s", day);
+    snprintf(key, sizeof key, "%s%s", prefix, day);
     snprintf(tmp, sizeof tmp, "%s:rebuild", key);
-    long n = PQntuples(res), rc_ = n;
+    int rc_ = 0;
     redisAppendCommand(rc, "DEL %s", tmp);
-    for (int i = 0; i < PQntuples(res); i++)
-        redisAppendCommand(rc, "HSET %s %s %s", tmp, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-    if (n) redisAppendCommand(rc, "RENAME %s %s", tmp, key);
+    for (size_t i = 0; i < c->count; i++) redisAppendCommand(rc, "HSET %s %s %s", tmp, c->field[i], c->n[i]);
+    if (c->count) redisAppendCommand(rc, "RENAME %s %s", tmp, key);
     else redisAppendCommand(rc, "DEL %s", key);
-    for (long i = 0; i < n + 2; i++) {
+    for (size_t i = 0; i < c->count + 2; i++) {
         redisReply *rep = NULL;
         if (redisGetReply(rc, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR) {
             fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
@@ -124,8 +190,23 @@ static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset
         if (rep) freeReplyObject(rep);
         if (rc_ < 0 && !rep) break;
     }
-    PQclear(res);
     return rc_;
+}
+
+/* Rebuild one day (both hashes); returns the cells written, or -1. */
+static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset)
+{
+    PGresult *res = exact_cells(pg, day, offset);
+    if (!res) return -1;
+    cells_t fine, units;
+    expected(res, &fine, &units);
+    long n = write_hash(rc, HL_FIGURES_KEY, day, &fine) == 0 && write_hash(rc, HL_FIGURES_UNIT_KEY, day, &units) == 0
+                 ? (long)(fine.count + units.count)
+                 : -1;
+    cells_free(&fine);
+    cells_free(&units);
+    PQclear(res);
+    return n;
 }
 
 int main(int argc, char **argv)

@@ -12,7 +12,10 @@
  * supervision, parent_id), by this event included; and the request
  * anonymous or not, if the counter says. Live counts go to Redis, one hash per
  * local day (HL_FIGURES_KEY "2026-11-22"), one field per counter and
- * ticket dimensions: "counter|unit|category|region|channel".
+ * ticket dimensions: "counter|unit|category|region|channel"; and beside it
+ * their sums per counter and unit (HL_FIGURES_UNIT_KEY "2026-11-22", fields
+ * "counter|unit"), which a month's figures without a category, region or
+ * channel filter read instead of every cell.
  */
 #ifndef HOTLINE_FIGURES_H
 #define HOTLINE_FIGURES_H
@@ -23,7 +26,18 @@
 
 #include "hotline/err.h"
 
-#define HL_FIGURES_KEY "hl:m:"   /* + the local day, YYYY-MM-DD */
+#define HL_FIGURES_KEY "hl:m:"        /* + the local day, YYYY-MM-DD */
+#define HL_FIGURES_UNIT_KEY "hl:mu:"  /* + the local day: the sums per counter|unit */
+
+/* The length of a cell's "counter|unit" (up to its second '|'), 0 if it
+ * has none. */
+static inline size_t hl_figures_unit_prefix(const char *field, size_t len)
+{
+    int bars = 0;
+    for (size_t i = 0; i < len; i++)
+        if (field[i] == '|' && ++bars == 2) return i;
+    return 0;
+}
 
 typedef struct hl_figures hl_figures_t;
 

@@ -161,6 +161,9 @@ hl_sql "SELECT field || '=' || n FROM hl_metric_cells('$TODAY', '$TODAY'::date +
 hl_redis HGETALL "hl:m:$TODAY" | paste -d= - - | sort >"$T/live.txt"
 check "cells counted" "$(($(wc -l <"$T/exact.txt") > 10))" 1
 check "live = exact, cell by cell" "$(diff "$T/exact.txt" "$T/live.txt" && echo same)" same
+hl_sql "SELECT u || '=' || sum(n) FROM (SELECT split_part(field, '|', 1) || '|' || split_part(field, '|', 2) u, n FROM hl_metric_cells('$TODAY', '$TODAY'::date + 1, 480)) x GROUP BY u" | sort >"$T/exact_units.txt"
+hl_redis HGETALL "hl:mu:$TODAY" | paste -d= - - | sort >"$T/live_units.txt"
+check "the day's sums per counter|unit = exact" "$(diff "$T/exact_units.txt" "$T/live_units.txt" && echo same)/$(($(wc -l <"$T/live_units.txt") > 5))" same/1
 check "cells are counter|unit|category|region|channel: the held tickets under no unit" \
     "$(grep '^accepted||[a-z.]*|[^|]*|phone=' "$T/live.txt" | cut -d= -f2 | paste -sd+ | bc)" 2
 
@@ -170,15 +173,18 @@ rc=0; out=$($FIG check 2>&1) || rc=$?
 check "check: equal" "$rc/$(echo "$out" | tail -1)" "0/days=31 cells_different=0"
 hl_redis HINCRBY "hl:m:$TODAY" "accepted|$U1|x|y|z" 5 >/dev/null
 hl_redis HINCRBY "hl:m:$TODAY" "$(head -1 "$T/live.txt" | cut -d= -f1)" 1 >/dev/null
+hl_redis HINCRBY "hl:mu:$TODAY" "accepted|$U1" 1 >/dev/null
 rc=0; out=$($FIG check --from "$TODAY" --to "$TODAY" 2>&1) || rc=$?
-check "check: the two wrong cells listed" "$rc/$(echo "$out" | grep -c ' exact=')" 1/2
-hl_redis DEL "hl:m:$TODAY" >/dev/null
+check "check: the two wrong cells and the wrong sum listed" "$rc/$(echo "$out" | grep -c ' exact=')/$(echo "$out" | grep -c " units accepted|$U1 ")" 1/3/1
+hl_redis DEL "hl:m:$TODAY" "hl:mu:$TODAY" >/dev/null
 rc=0; $FIG check --from "$TODAY" >/dev/null 2>&1 || rc=$?
 check "check after the day was lost" "$rc" 1
 rc=0; out=$($FIG repair --from "$TODAY" 2>&1) || rc=$?
 check "repair" "$rc" 0
 hl_redis HGETALL "hl:m:$TODAY" | paste -d= - - | sort >"$T/repaired.txt"
 check "repaired = exact" "$(diff "$T/exact.txt" "$T/repaired.txt" && echo same)" same
+hl_redis HGETALL "hl:mu:$TODAY" | paste -d= - - | sort >"$T/repaired_units.txt"
+check "the sums too" "$(diff "$T/exact_units.txt" "$T/repaired_units.txt" && echo same)" same
 rc=0; $FIG check >/dev/null 2>&1 || rc=$?
 check "check after the repair" "$rc" 0
 rc=0; $FIG check --from 2026-13-01 >/dev/null 2>&1 || rc=$?; check "a bad day: usage" "$rc" 2

@@ -112,6 +112,8 @@ static void add_cell(table_t *t, int group, const stats_t *job, const char *day,
         if (q == end) break;
         p = q + 1;
     }
+    if (k == 2) /* a sum per counter|unit (HL_FIGURES_UNIT_KEY) */
+        for (; k < 5; k++) part[k] = "", len[k] = 0;
     if (k != 5) return;
     if (!same(part[1], len[1], job->unit) || !hl_category_within(part[2], len[2], job->category) ||
         !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
@@ -160,9 +162,12 @@ static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t 
 
 /* The live cells of the local days [d0, d1) into the sinks, read once, less
  * what rulings take out; false: a store failed (job->unreachable set when
- * Redis or PostgreSQL is down). */
+ * Redis or PostgreSQL is down). units: the sinks need no more than the
+ * counter and unit and the job filters no category, region or channel, so
+ * the day's sums per counter|unit serve (a day that has none, counted
+ * before they were kept, is read whole). */
 static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64_t d1, const sink_t *sinks,
-                        int nsinks)
+                        int nsinks, bool units)
 {
     struct timeval tv = {2, 0};
     redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
@@ -170,20 +175,33 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64
     if (ok) redisSetTimeout(rc, tv);
     for (int64_t d = d0; ok && d < d1; d++) {
         char day[16];
-        ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", hl_day_name(d, day)) == REDIS_OK;
+        ok = redisAppendCommand(rc, "HGETALL %s%s", units ? HL_FIGURES_UNIT_KEY : HL_FIGURES_KEY, hl_day_name(d, day)) ==
+             REDIS_OK;
     }
-    for (int64_t d = d0; ok && d < d1; d++) {
-        redisReply *rep = NULL;
-        char day[16];
-        hl_day_name(d, day);
-        ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
-        for (size_t i = 0; ok && i + 1 < rep->elements; i += 2)
-            for (int k = 0; k < nsinks; k++)
-                if (d >= sinks[k].from_day)
-                    add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[i]->str, rep->element[i]->len,
-                             atoll(rep->element[i + 1]->str));
-        if (rep) freeReplyObject(rep);
+    int64_t *whole = hl_malloc((size_t)(d1 - d0 + 1) * sizeof *whole), nwhole = 0;
+    for (int pass = 0; pass < 2 && ok; pass++) {
+        int64_t n = pass ? nwhole : d1 - d0;
+        if (pass)
+            for (int64_t i = 0; ok && i < n; i++) {
+                char day[16];
+                ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", hl_day_name(whole[i], day)) == REDIS_OK;
+            }
+        for (int64_t i = 0; ok && i < n; i++) {
+            int64_t d = pass ? whole[i] : d0 + i;
+            redisReply *rep = NULL;
+            char day[16];
+            hl_day_name(d, day);
+            ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
+            if (ok && units && !pass && rep->elements == 0) whole[nwhole++] = d;
+            for (size_t e = 0; ok && e + 1 < rep->elements; e += 2)
+                for (int k = 0; k < nsinks; k++)
+                    if (d >= sinks[k].from_day)
+                        add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[e]->str, rep->element[e]->len,
+                                 atoll(rep->element[e + 1]->str));
+            if (rep) freeReplyObject(rep);
+        }
     }
+    hl_free(whole);
     if (!ok) {
         hl_warn("stats: redis %s:%d: %s", r->gw->conf.redis_host, (int)r->gw->conf.redis_port,
                 rc && rc->err ? rc->errstr : "no answer");
@@ -280,7 +298,8 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
         job->from = d0 * 86400000 - shift;
         job->to = d1 * 86400000 - shift;
         const sink_t sinks[2] = {{&t, 1, d0}, {&days, GROUP_DAY, d0}};
-        if (!live_counts(r, pg, job, d0, d1, sinks, 2)) goto fail;
+        if (!live_counts(r, pg, job, d0, d1, sinks, 2, !*job->category && !*job->region && !*job->channel))
+            goto fail;
     } else {
         char from[24], to[24], offset[16];
         snprintf(from, sizeof from, "%lld", (long long)job->from);
@@ -514,11 +533,13 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
     if (!pg || !load_definitions(pg, &counters, &rates)) goto fail;
     today.counters = chan.counters = month.counters = counters;
     today.nc = chan.nc = month.nc = PQntuples(counters);
-    /* The last 30 local days read once: all of them into month, today's
-     * also into today (by unit) and chan (by channel). */
+    /* The last 30 local days' sums per counter|unit read once into month
+     * and (today's) today; today's cells into chan (by channel). */
     int64_t day = hl_local_day(hl_now_ms(), (int)r->gw->conf.utc_offset_min);
-    const sink_t sinks[3] = {{&month, 1, day - 29}, {&today, 1, day}, {&chan, 4, day}};
-    if (!live_counts(r, pg, job, day - 29, day + 1, sinks, 3)) goto fail;
+    const sink_t sinks[2] = {{&month, 1, day - 29}, {&today, 1, day}}, by_channel = {&chan, 4, day};
+    if (!live_counts(r, pg, job, day - 29, day + 1, sinks, 2, true) ||
+        !live_counts(r, pg, job, day, day + 1, &by_channel, 1, false))
+        goto fail;
 
     head(&b, "hotline_events_today", "gauge", "Events counted today (local day) per figure counter and unit; unit \"\" is none.");
     for (size_t u = 0; u < today.nunits; u++)
