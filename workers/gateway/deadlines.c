@@ -76,11 +76,8 @@ static void deadlines_work(gw_req_t *r, PGconn *pg)
     lit_t *lit = NULL;
     if (!pg) goto fail;
     const char *p[1] = {*job->unit ? job->unit : NULL};
-    res = PQexecParams(pg, OPEN_SQL, 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        if (PQstatus(pg) == CONNECTION_OK) hl_error("deadlines: %s", PQresultErrorMessage(res));
-        goto fail;
-    }
+    res = gw_pg_rows(pg, "deadlines", OPEN_SQL, 1, p);
+    if (!res) goto fail;
     int64_t now = hl_now_ms();
     int rows = PQntuples(res);
     size_t n = 0, red = 0, yellow = 0;
@@ -138,14 +135,7 @@ done:
 static void deadlines_finish(gw_req_t *r)
 {
     deadlines_t *job = r->job;
-    if (job->out) {
-        gw_reply_json(r, 200, job->out);
-    } else if (job->unreachable) {
-        gw_reply_error(r, 503, "unavailable", "the deadlines cannot be read now; try again");
-        gw_add_header(r, "Retry-After", "1");
-    } else {
-        gw_reply_error(r, 500, "internal", "the deadlines could not be read");
-    }
+    gw_reply_deferred(r, job->out, job->unreachable, "the deadlines");
     hl_free(job);
     r->job = NULL;
 }

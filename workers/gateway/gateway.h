@@ -179,6 +179,13 @@ void gw_wait(gw_req_t *r, gw_finish_fn finish);
  * may touch only r->job, read r->gw's settings and take the knowledge
  * base's read lock. */
 void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish);
+/* In deferred work: a query's rows, or NULL (the error logged under `what`
+ * unless the connection is gone: the caller then answers 503). */
+PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params);
+/* A deferred read's answer: 200 with out (taken); without it 503 and
+ * Retry-After when a store was unreachable, else 500; `what` names it in
+ * the message ("the figures"). */
+void gw_reply_deferred(gw_req_t *r, json_t *out, bool unreachable, const char *what);
 /* The two for a query: send q to the router, then finish(r) with its answer. */
 void gw_query(gw_req_t *r, Hotline__Query *q, gw_finish_fn finish);
 

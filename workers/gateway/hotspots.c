@@ -32,11 +32,7 @@
 
 static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    if (PQstatus(pg) == CONNECTION_OK) hl_error("hotspots: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    return gw_pg_rows(pg, "hotspots", sql, n, p);
 }
 
 static void name_pair(json_t *o, const gw_refs_t *refs, const char *category, const char *region)
@@ -246,14 +242,7 @@ static void hot_work(gw_req_t *r, PGconn *pg)
 static void hot_finish(gw_req_t *r)
 {
     hot_job_t *job = r->job;
-    if (job->out) {
-        gw_reply_json(r, 200, job->out);
-    } else if (job->unreachable) {
-        gw_reply_error(r, 503, "unavailable", "the hot spots cannot be read now; try again");
-        gw_add_header(r, "Retry-After", "1");
-    } else {
-        gw_reply_error(r, 500, "internal", "the hot spots could not be found");
-    }
+    gw_reply_deferred(r, job->out, job->unreachable, "the hot spots");
     hl_free(job);
     r->job = NULL;
 }

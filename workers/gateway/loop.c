@@ -173,6 +173,27 @@ void gw_loop_defer(gw_loop_t *l, gw_req_t *r)
     pthread_attr_destroy(&a);
 }
 
+PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
+    if (PQstatus(pg) == CONNECTION_OK) hl_error("%s: %s", what, PQresultErrorMessage(res));
+    PQclear(res);
+    return NULL;
+}
+
+void gw_reply_deferred(gw_req_t *r, json_t *out, bool unreachable, const char *what)
+{
+    if (out) {
+        gw_reply_json(r, 200, out);
+    } else if (unreachable) {
+        gw_reply_error(r, 503, "unavailable", "%s cannot be read now; try again", what);
+        gw_add_header(r, "Retry-After", "1");
+    } else {
+        gw_reply_error(r, 500, "internal", "%s could not be made", what);
+    }
+}
+
 void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish)
 {
     r->work = work;

@@ -194,11 +194,7 @@ static int by_rank(const void *a, const void *b)
 
 static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    if (PQstatus(pg) == CONNECTION_OK) hl_error("report: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    return gw_pg_rows(pg, "report", sql, n, p);
 }
 
 static void report_work(gw_req_t *r, PGconn *pg)
@@ -400,11 +396,8 @@ static void report_finish(gw_req_t *r)
         hl_info("export: a report by %s#%lld", hl_role_name(r->tok.role), (long long)r->tok.id);
         gw_reply_text(r, 200, job->html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8", job->text,
                       strlen(job->text));
-    } else if (job->unreachable) {
-        gw_reply_error(r, 503, "unavailable", "the report cannot be made now; try again");
-        gw_add_header(r, "Retry-After", "1");
     } else {
-        gw_reply_error(r, 500, "internal", "the report could not be made");
+        gw_reply_deferred(r, NULL, job->unreachable, "the report");
     }
     hl_free(job);
     r->job = NULL;

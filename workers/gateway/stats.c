@@ -41,11 +41,7 @@ typedef struct {
 
 static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    if (PQstatus(pg) == CONNECTION_OK) hl_error("stats: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    return gw_pg_rows(pg, "stats", sql, n, p);
 }
 
 /* Counts per unit as they are added up. */
@@ -169,39 +165,30 @@ static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t 
 static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64_t d1, const sink_t *sinks,
                         int nsinks, bool units)
 {
-    struct timeval tv = {2, 0};
+    /* A day at a time: one day's cells of a large city are ~250,000 fields
+     * (30 MB as a reply); a month of them at once would be Redis's and
+     * our memory's problem. */
+    struct timeval tv = {2, 0}, read = {10, 0};
     redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
     bool ok = rc && !rc->err;
-    if (ok) redisSetTimeout(rc, tv);
+    if (ok) redisSetTimeout(rc, read);
     for (int64_t d = d0; ok && d < d1; d++) {
         char day[16];
-        ok = redisAppendCommand(rc, "HGETALL %s%s", units ? HL_FIGURES_UNIT_KEY : HL_FIGURES_KEY, hl_day_name(d, day)) ==
-             REDIS_OK;
-    }
-    int64_t *whole = hl_malloc((size_t)(d1 - d0 + 1) * sizeof *whole), nwhole = 0;
-    for (int pass = 0; pass < 2 && ok; pass++) {
-        int64_t n = pass ? nwhole : d1 - d0;
-        if (pass)
-            for (int64_t i = 0; ok && i < n; i++) {
-                char day[16];
-                ok = redisAppendCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", hl_day_name(whole[i], day)) == REDIS_OK;
-            }
-        for (int64_t i = 0; ok && i < n; i++) {
-            int64_t d = pass ? whole[i] : d0 + i;
-            redisReply *rep = NULL;
-            char day[16];
-            hl_day_name(d, day);
-            ok = redisGetReply(rc, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_ARRAY;
-            if (ok && units && !pass && rep->elements == 0) whole[nwhole++] = d;
-            for (size_t e = 0; ok && e + 1 < rep->elements; e += 2)
-                for (int k = 0; k < nsinks; k++)
-                    if (d >= sinks[k].from_day)
-                        add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[e]->str, rep->element[e]->len,
-                                 atoll(rep->element[e + 1]->str));
-            if (rep) freeReplyObject(rep);
+        hl_day_name(d, day);
+        redisReply *rep = redisCommand(rc, "HGETALL %s%s", units ? HL_FIGURES_UNIT_KEY : HL_FIGURES_KEY, day);
+        ok = rep && rep->type == REDIS_REPLY_ARRAY;
+        if (ok && units && rep->elements == 0) { /* no sums: read the cells */
+            freeReplyObject(rep);
+            rep = redisCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", day);
+            ok = rep && rep->type == REDIS_REPLY_ARRAY;
         }
+        for (size_t e = 0; ok && e + 1 < rep->elements; e += 2)
+            for (int k = 0; k < nsinks; k++)
+                if (d >= sinks[k].from_day)
+                    add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[e]->str, rep->element[e]->len,
+                             atoll(rep->element[e + 1]->str));
+        if (rep) freeReplyObject(rep);
     }
-    hl_free(whole);
     if (!ok) {
         hl_warn("stats: redis %s:%d: %s", r->gw->conf.redis_host, (int)r->gw->conf.redis_port,
                 rc && rc->err ? rc->errstr : "no answer");
@@ -423,13 +410,8 @@ static void stats_finish(gw_req_t *r)
         hl_info("export: the figures as CSV by %s#%lld", hl_role_name(r->tok.role), (long long)r->tok.id);
         gw_reply_text(r, 200, "text/csv; charset=utf-8", job->text, strlen(job->text));
         gw_add_header(r, "Content-Disposition", "attachment; filename=\"figures.csv\"");
-    } else if (job->out) {
-        gw_reply_json(r, 200, job->out);
-    } else if (job->unreachable) {
-        gw_reply_error(r, 503, "unavailable", "the figures cannot be read now; try again");
-        gw_add_header(r, "Retry-After", "1");
     } else {
-        gw_reply_error(r, 500, "internal", "the figures could not be made");
+        gw_reply_deferred(r, job->out, job->unreachable, "the figures");
     }
     hl_free(job);
     r->job = NULL;
@@ -599,8 +581,7 @@ static void metrics_finish(gw_req_t *r)
     if (job->text) {
         gw_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", job->text, strlen(job->text));
     } else {
-        gw_reply_error(r, job->unreachable ? 503 : 500, job->unreachable ? "unavailable" : "internal",
-                       "the figures cannot be read now; try again");
+        gw_reply_deferred(r, NULL, job->unreachable, "the figures");
     }
     hl_free(job);
     r->job = NULL;
