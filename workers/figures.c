@@ -2,6 +2,7 @@
  *
  *   hotline-figures check  [--from DAY] [--to DAY]
  *   hotline-figures repair [--from DAY] [--to DAY]
+ *   hotline-figures seal   [--from DAY] [--to DAY]
  *
  * The router counts every committed event in Redis, two hashes per local
  * day (hl:m:YYYY-MM-DD, the cells, and hl:mu:YYYY-MM-DD, their sums per
@@ -11,7 +12,10 @@
  * rebuilds each day's hashes from PostgreSQL (written under a new key, then
  * renamed over the old one: readers see the old or the new day whole).
  * A day still receiving events may change between the read and the rename;
- * run check again afterwards.
+ * run check again afterwards. seal counts completed days into PostgreSQL
+ * (metric_days, migration 016) so exact figures of long periods need not
+ * recount them: by default the last 30 days not sealed yet (run it daily),
+ * with --from/--to those days again.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,7 +36,7 @@ extern char **environ;
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: hotline-figures [options] check|repair\n"
+            "Usage: hotline-figures [options] check|repair|seal\n"
             "The live figures (counted in Redis by the router as events happen) against the\n"
             "same figures computed from PostgreSQL's event log, day by day.\n"
             "\n"
@@ -40,17 +44,21 @@ static void usage(FILE *out)
             "  check           list the cells (counter|unit|category|region|channel, and the\n"
             "                  day's sums per counter|unit, marked 'units') that differ\n"
             "  repair          rebuild each day's live figures (both) from PostgreSQL\n"
+            "  seal            count completed days into PostgreSQL's metric_days, so exact\n"
+            "                  figures of long periods read them instead of every event\n"
+            "                  (default: the days of the last 30 not sealed yet; run daily)\n"
             "\n"
             "Options:\n"
             "  --from DAY      first local day (YYYY-MM-DD; default: 30 days ago)\n"
-            "  --to DAY        last local day, included (default: today)\n"
+            "  --to DAY        last local day, included (default: today; seal: yesterday)\n"
             "  -c, --config FILE  settings file (postgres.conninfo, redis.host, redis.port,\n"
             "                  deadlines.utc_offset_min)\n"
             "  -s, --set S.K=V    override one setting\n"
             "  -h, --help      this text\n"
             "\n"
-            "Exit status: 0 equal (check) or rebuilt (repair), 1 different or a store failed,\n"
-            "2 bad usage.\n");
+            "Exit status: 0 equal (check), rebuilt (repair) or sealed (seal), 1 different or a\n"
+            "store failed, 2 bad usage (also: sealing a day not yet over).\n"
+            );
 }
 
 /* The day's cells from PostgreSQL; NULL when the query failed. */
@@ -193,6 +201,32 @@ static int write_hash(redisContext *rc, const char *prefix, const char *day, con
     return rc_;
 }
 
+/* Seal one completed day; returns the rows written, or -1. */
+static long seal_day(PGconn *pg, const char *day, int offset)
+{
+    char off[16];
+    snprintf(off, sizeof off, "%d", offset);
+    const char *p[2] = {day, off};
+    PGresult *res = PQexecParams(pg, "SELECT hl_metric_seal($1::date, $2::integer)", 2, NULL, p, NULL, NULL, 0);
+    long n = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
+    if (n < 0) fprintf(stderr, "hotline-figures: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return n;
+}
+
+/* Whether the day is sealed (counted in the local time at offset). */
+static bool sealed(PGconn *pg, const char *day, int offset)
+{
+    char off[16];
+    snprintf(off, sizeof off, "%d", offset);
+    const char *p[2] = {day, off};
+    PGresult *res = PQexecParams(pg, "SELECT 1 FROM metric_days_sealed WHERE day = $1::date AND offset_min = $2::integer",
+                                 2, NULL, p, NULL, NULL, 0);
+    bool yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return yes;
+}
+
 /* Rebuild one day (both hashes); returns the cells written, or -1. */
 static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset)
 {
@@ -227,11 +261,12 @@ int main(int argc, char **argv)
         default: usage(stderr); goto done;
         }
     }
-    if (optind != argc - 1 || (strcmp(argv[optind], "check") != 0 && strcmp(argv[optind], "repair") != 0)) {
+    if (optind != argc - 1 || (strcmp(argv[optind], "check") != 0 && strcmp(argv[optind], "repair") != 0 &&
+                               strcmp(argv[optind], "seal") != 0)) {
         usage(stderr);
         goto done;
     }
-    bool repair = strcmp(argv[optind], "repair") == 0;
+    bool repair = strcmp(argv[optind], "repair") == 0, seal = strcmp(argv[optind], "seal") == 0;
     hl_conf_t conf;
     char err[HL_ERR_LEN];
     if (hl_conf_load_all(&conf, config, environ, sets, nsets, err) != 0) {
@@ -247,8 +282,15 @@ int main(int argc, char **argv)
         hl_conf_free(&conf);
         goto done;
     }
+    int64_t today = to;
+    if (seal) to = today - 1;
     if (from_s) from = hl_local_day(from_ms, offset);
     if (to_s) to = hl_local_day(to_ms, offset);
+    if (seal && to >= today) {
+        fprintf(stderr, "hotline-figures: only a day that is over can be sealed (--to before today)\n");
+        hl_conf_free(&conf);
+        goto done;
+    }
     if (from > to || to - from > 3660) {
         fprintf(stderr, "hotline-figures: --from must not be after --to (at most ten years)\n");
         hl_conf_free(&conf);
@@ -256,11 +298,11 @@ int main(int argc, char **argv)
     }
     x = 1;
     PGconn *pg = PQconnectdb(conf.pg_conninfo);
-    redisContext *rc = redisConnect(conf.redis_host, (int)conf.redis_port);
+    redisContext *rc = seal ? NULL : redisConnect(conf.redis_host, (int)conf.redis_port);
     hl_conf_free(&conf);
     if (PQstatus(pg) != CONNECTION_OK) {
         fprintf(stderr, "hotline-figures: %s", PQerrorMessage(pg));
-    } else if (!rc || rc->err) {
+    } else if (!seal && (!rc || rc->err)) {
         fprintf(stderr, "hotline-figures: redis: %s\n", rc ? rc->errstr : "cannot connect");
     } else {
         long total = 0, days = 0;
@@ -268,13 +310,19 @@ int main(int argc, char **argv)
         for (int64_t d = from; d <= to && !failed; d++, days++) {
             char day[16];
             hl_day_name(d, day);
-            long n = repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
+            if (seal && !from_s && sealed(pg, day, offset)) {
+                days--;
+                continue;
+            }
+            long n = seal ? seal_day(pg, day, offset)
+                          : repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
             if (n < 0) failed = true;
             else total += n;
         }
+        if (!failed && seal) printf("days_sealed=%ld rows_written=%ld\n", days, total);
         if (!failed && repair) printf("days=%ld cells_written=%ld\n", days, total);
-        if (!failed && !repair) printf("days=%ld cells_different=%ld\n", days, total);
-        x = failed || (!repair && total) ? 1 : 0;
+        if (!failed && !repair && !seal) printf("days=%ld cells_different=%ld\n", days, total);
+        x = failed || (!repair && !seal && total) ? 1 : 0;
     }
     if (rc) redisFree(rc);
     PQfinish(pg);

@@ -15,8 +15,11 @@
 #      over 16 districts x 12 streets, the demo categories and units, six
 #      channels; the live cells rebuilt from it (hotline-figures repair,
 #      timed), then GET /api/v1/stats for the month, a unit's month, a
-#      category's month, a day, from Redis (live) and from PostgreSQL
-#      (exact), each the median of R runs (-t 0: counting only).
+#      category's month, a day, from Redis (live: the day's sums per
+#      counter|unit, or every cell for a category) and from PostgreSQL
+#      (exact: the days sealed by hotline-figures seal, timed, after the
+#      month counted from the log alone in SQL), each the median of R runs
+#      (-t 0: counting only).
 # Prints one key=value line per figure. Not a test: nothing is asserted.
 #
 # Usage: tests/bench/metrics.sh [-n INTAKES] [-p PAIRS] [-t TICKETS] [-r RUNS]
@@ -174,6 +177,17 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "live_rebuild_s=%.1f\n", b - a }'
 echo "live_cells_per_day=$(redis-cli -p "$REDIS_PORT" HLEN hl:m:2026-10-15)"
+echo "live_unit_sums_per_day=$(redis-cli -p "$REDIS_PORT" HLEN hl:mu:2026-10-15)"
+# The month counted from the event log alone (no sealed days), in SQL.
+t0=$(date +%s.%N)
+sql "SELECT count(*) FROM hl_metric_counts('2026-10-01 00:00+08', '2026-11-01 00:00+08', NULL, NULL, NULL, NULL)" >/dev/null
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "exact_month_unsealed_sql_s=%.1f\n", b - a }'
+t0=$(date +%s.%N)
+"${FIG[@]}" seal --from 2026-10-01 --to 2026-11-07 >"$T/seal.out"
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "seal_s=%.1f\n", b - a }'
+echo "sealed_rows_per_day=$(sql "SELECT count(*) FROM metric_days WHERE day = '2026-10-15'")"
 echo "redis_used_mib=$(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory:/ {printf "%.0f", $2 / 1048576}')"
 
 start_router 1

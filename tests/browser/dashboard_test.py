@@ -109,7 +109,7 @@ def main():
         print("# a supervisor")
         b.type("#token", o.supervisor)
         b.key("Enter", vk=13)
-        b.wait("document.querySelector('#board').dataset.loaded", what="the board")
+        b.wait("document.querySelector('#board').dataset.loaded", timeout=30, what="the board")
         page = compare(o, b)
         check("30 days by default", len(page["days"]), 30)
         check("something to see", page["cards"]["accepted"] not in ("", "0") and page["red"] != "红灯 0"
@@ -120,19 +120,19 @@ def main():
         b.eval("document.querySelector('#b-days').value = '7'; document.querySelector('#b-unit').value = %s;"
                "document.querySelector('#b-unit').dispatchEvent(new Event('change'))" % json.dumps(o.unit))
         b.wait("document.querySelectorAll('#b-trend g.day').length === 7 && "
-               "document.querySelectorAll('#b-units tbody tr').length === 1", what="the filtered board")
+               "document.querySelectorAll('#b-units tbody tr').length === 1", timeout=30, what="the filtered board")
         time.sleep(0.3)
         compare(o, b, o.unit)
 
         print("# it refreshes by itself")
         b.eval("document.querySelector('#b-days').value = '30'; document.querySelector('#b-unit').value = '';"
                "document.querySelector('#b-unit').dispatchEvent(new Event('change'))")
-        b.wait("document.querySelectorAll('#b-trend g.day').length === 30", what="30 days again")
+        b.wait("document.querySelectorAll('#b-trend g.day').length === 30", timeout=30, what="30 days again")
         before = int(b.eval("document.querySelector('#b-cards .card[data-k=accepted]').dataset.v"))
         api(o.url, o.agent, "POST", "/tickets",
             {"title": "井盖缺失", "body": "学府路口的井盖不见了，很危险，请尽快处理"})
         b.wait("+document.querySelector('#b-cards .card[data-k=accepted]').dataset.v === %d" % (before + 1),
-               timeout=15, what="the new request counted")
+               timeout=30, what="the new request counted")
         check("the new request counted without a reload", True, True)
         check("no script errors or CSP violations", b.problems(), [])
     finally:

@@ -249,6 +249,35 @@ check "Friday the 9th: the one taken in at 23:59" "$(tot accepted)/$(tot signed)
 stats "?from=2026-10-01&to=2026-11-01&source=exact&unit=$U1"
 check "the month, of the first unit" "$(tot accepted)/$(tot replied)/$(tot on_time_rate)" 3/3/0.6667
 
+echo "# sealed days: the same exact figures, read from metric_days (a ruling on October included)"
+FIG="$HL_BUILD/workers/hotline-figures --config $T/hotline.conf"
+hl_sql "INSERT INTO metric_rulings (ticket_id, counters, reason, ruled_by) VALUES (80002000, '{overdue,signed}', '系统故障导致超期（经审核认定）', 'test')" >/dev/null
+stats "?from=2026-10-10&to=2026-10-11&source=exact"
+check "the ruling taken out" "$(tot overdue)/$(tot signed)" 0/2
+for q in "from=2026-10-01&to=2026-11-01" "from=2026-10-10&to=2026-10-11" "from=2026-10-09T12:00:00%2B08:00&to=2026-10-10T12:00:00%2B08:00" \
+    "from=2026-10-01&to=2026-11-01&unit=$U1" "from=2026-10-01&to=2026-11-01&channel=phone" "from=$TODAY"; do
+    stats "?$q&source=exact"; js '[d["totals"], d["by_unit"], d["by_day"]]' >"$T/before.json"
+    echo "$q" >>"$T/queries.txt"
+    cp "$T/before.json" "$T/before-$(wc -l <"$T/queries.txt").json"
+done
+rc=0; out=$($FIG seal --from 2026-10-01 --to 2026-10-31 2>&1) || rc=$?
+check "seal October" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" 0/days_sealed=31
+check "its rows" "$(hl_sql "SELECT sum(n) FROM metric_days WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")" 3
+i=0
+while read -r q; do
+    i=$((i + 1))
+    stats "?$q&source=exact"
+    check "exact, sealed = counted: $q" "$(js '[d["totals"], d["by_unit"], d["by_day"]]')" "$(cat "$T/before-$i.json")"
+done <"$T/queries.txt"
+rc=0; out=$($FIG seal 2>&1) || rc=$?
+check "seal: the days not sealed yet of the last 30" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" \
+    "0/days_sealed=$(hl_sql "SELECT count(*) FROM generate_series('$TODAY'::date - 30, '$TODAY'::date - 1, interval '1 day') d WHERE d::date NOT BETWEEN '2026-10-01' AND '2026-10-31'")"
+rc=0; out=$($FIG seal 2>&1) || rc=$?
+check "again: nothing left" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" 0/days_sealed=0
+rc=0; $FIG seal --to "$TODAY" >/dev/null 2>&1 || rc=$?; check "today is not over: usage" "$rc" 2
+stats "?from=$TODAY&source=exact"
+check "today, after sealing the days before" "$(js '[d["totals"], d["by_unit"], d["by_day"]]')" "$(cat "$T/before-6.json")"
+
 echo "# periods, filters and roles"
 stats "?from=2020-01-01&to=2020-02-01"
 check "another period: nothing, rates null" "$(tot accepted)/$(tot completion_rate)" 0/None

@@ -12,7 +12,9 @@
  * counted in Redis for the local days the period touches (whole days: the
  * answer's from and to say which), less what rulings take out
  * (hl_metric_ruled); source=exact counts the event log for the period
- * itself (hl_metric_counts). Either runs on a thread of its own (gw_defer).
+ * itself (hl_metric_counts; the whole days sealed by hotline-figures seal
+ * from their rows, migration 016). Either runs on a thread of its own
+ * (gw_defer).
  * Office, supervisor and admin see every unit; a unit sees its own. Default
  * period: the last 30 days. A rate whose denominator is 0 is null.
  */
@@ -266,10 +268,78 @@ static int by_code(const void *a, const void *b)
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
+/* Rows (day, unit, counter, n) into the unit and day tables. */
+static void add_rows(const PGresult *res, table_t *t, table_t *days)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *d = PQgetvalue(res, i, 0), *u = PQgetvalue(res, i, 1), *c = PQgetvalue(res, i, 2);
+        int64_t n = atoll(PQgetvalue(res, i, 3));
+        table_add(t, u, strlen(u), c, strlen(c), n);
+        table_add(days, d, strlen(d), c, strlen(c), n);
+    }
+}
+
+/* The exact figures of [job->from, job->to) into the unit and day tables:
+ * the whole local days that are sealed (migration 016, hotline-figures
+ * seal) from their rows, the rest counted from the event log. False when
+ * PostgreSQL failed. */
+static bool exact_counts(gw_req_t *r, PGconn *pg, const stats_t *job, table_t *t, table_t *days)
+{
+    int off = (int)r->gw->conf.utc_offset_min;
+    int64_t shift = (int64_t)off * 60000;
+    /* The whole days: from the first local midnight at or after from to the last at or before to. */
+    int64_t w0 = hl_local_day(job->from - 1, off) + 1, w1 = hl_local_day(job->to, off);
+    char offset[16], d0[16], d1[16], from[24], to[24];
+    snprintf(offset, sizeof offset, "%d", off);
+    hl_day_name(w0, d0);
+    hl_day_name(w1, d1);
+    const char *filters[4] = {*job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
+                              *job->region ? job->region : NULL, *job->channel ? job->channel : NULL};
+    const char *ps[3] = {offset, d0, d1};
+    PGresult *sealed = w0 < w1 ? run(pg,
+                                     "SELECT (day - date '1970-01-01')::bigint FROM metric_days_sealed WHERE "
+                                     "offset_min = $1::integer AND day >= $2::date AND day < $3::date ORDER BY 1",
+                                     3, ps)
+                               : NULL;
+    if (w0 < w1 && !sealed) return false;
+    bool ok = true;
+    int nsealed = sealed ? PQntuples(sealed) : 0;
+    if (nsealed) {
+        const char *p[7] = {d0, d1, offset, filters[0], filters[1], filters[2], filters[3]};
+        PGresult *res = run(pg,
+                            "SELECT day::text, unit, counter, n FROM hl_metric_counts_sealed($1::date, $2::date, "
+                            "$3::integer, $4, $5, $6, $7)",
+                            7, p);
+        ok = res != NULL;
+        if (ok) add_rows(res, t, days);
+        PQclear(res);
+    }
+    /* The gaps between sealed days, counted from the log. */
+    int64_t cur = job->from;
+    for (int i = 0; ok && i <= nsealed; i++) {
+        int64_t start = i < nsealed ? atoll(PQgetvalue(sealed, i, 0)) * 86400000 - shift : job->to;
+        if (cur < start) {
+            snprintf(from, sizeof from, "%lld", (long long)cur);
+            snprintf(to, sizeof to, "%lld", (long long)start);
+            const char *p[7] = {from, to, offset, filters[0], filters[1], filters[2], filters[3]};
+            PGresult *res = run(pg,
+                                "SELECT day::text, unit, counter, n FROM hl_metric_counts_days(to_timestamp($1::bigint / "
+                                "1000.0), to_timestamp($2::bigint / 1000.0), $3::integer, $4, $5, $6, $7)",
+                                7, p);
+            ok = res != NULL;
+            if (ok) add_rows(res, t, days);
+            PQclear(res);
+        }
+        if (i < nsealed) cur = start + 86400000;
+    }
+    PQclear(sealed);
+    return ok;
+}
+
 static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
 {
     table_t t = {0}, days = {0};
-    PGresult *rates = NULL, *counts = NULL;
+    PGresult *rates = NULL;
     int64_t *total = NULL, *zero = NULL;
     char ***order = NULL;
     t.index = hl_map_new();
@@ -287,24 +357,8 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
         const sink_t sinks[2] = {{&t, 1, d0}, {&days, GROUP_DAY, d0}};
         if (!live_counts(r, pg, job, d0, d1, sinks, 2, !*job->category && !*job->region && !*job->channel))
             goto fail;
-    } else {
-        char from[24], to[24], offset[16];
-        snprintf(from, sizeof from, "%lld", (long long)job->from);
-        snprintf(to, sizeof to, "%lld", (long long)job->to);
-        snprintf(offset, sizeof offset, "%d", off);
-        const char *p[7] = {from, to, offset, *job->unit ? job->unit : NULL, *job->category ? job->category : NULL,
-                            *job->region ? job->region : NULL, *job->channel ? job->channel : NULL};
-        counts = run(pg,
-                     "SELECT day::text, unit, counter, n FROM hl_metric_counts_days(to_timestamp($1::bigint / "
-                     "1000.0), to_timestamp($2::bigint / 1000.0), $3::integer, $4, $5, $6, $7)",
-                     7, p);
-        if (!counts) goto fail;
-        for (int i = 0; i < PQntuples(counts); i++) {
-            const char *d = PQgetvalue(counts, i, 0), *u = PQgetvalue(counts, i, 1), *c = PQgetvalue(counts, i, 2);
-            int64_t n = atoll(PQgetvalue(counts, i, 3));
-            table_add(&t, u, strlen(u), c, strlen(c), n);
-            table_add(&days, d, strlen(d), c, strlen(c), n);
-        }
+    } else if (!exact_counts(r, pg, job, &t, &days)) {
+        goto fail;
     }
     int nc = t.nc;
     total = hl_calloc((size_t)nc + 1, sizeof *total);
@@ -386,7 +440,6 @@ done:
     table_free(&t);
     table_free(&days);
     PQclear(rates);
-    PQclear(counts);
 }
 
 static void stats_work(gw_req_t *r, PGconn *pg)

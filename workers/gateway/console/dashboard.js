@@ -20,7 +20,7 @@ const CARDS = [['accepted', '受理', 'n'], ['finished', '办结', 'n'], ['compl
   ['on_time_rate', '按时办结率', 'r'], ['response_rate', '响应率', 'r'], ['satisfaction_rate', '满意率', 'r'],
   ['direct_resolution_rate', '直接办结率', 'r'], ['red', '红灯（已超期）', 'l'], ['yellow', '黄灯（已预警）', 'l']];
 
-const S = { token: sessionStorage.getItem('hotline.token') || '', me: null, seq: 0, timer: 0 };
+const S = { token: sessionStorage.getItem('hotline.token') || '', me: null, seq: 0, busy: 0, timer: 0 };
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -75,7 +75,10 @@ async function login(token) {
   $('logout').hidden = false;
   $('alert').hidden = true;
   await refresh();
-  S.timer = setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  /* The timer never overtakes a refresh still under way (a slow answer would
+   * otherwise be superseded by the next, again and again); a change of
+   * filter does, and the older answer is dropped. */
+  S.timer = setInterval(() => { if (!document.hidden && !S.busy) refresh(); }, REFRESH_MS);
 }
 
 function logout() {
@@ -104,6 +107,7 @@ function period(today) {
 
 async function refresh() {
   const seq = ++S.seq;
+  S.busy++;
   const unit = $('b-unit').value;
   const u = new URLSearchParams();
   if (unit) u.set('unit', unit);
@@ -125,6 +129,8 @@ async function refresh() {
     $('alert').hidden = true;
   } catch (e) {
     if (seq === S.seq) fail(e, '刷新');
+  } finally {
+    S.busy--;
   }
 }
 
