@@ -15,29 +15,11 @@ import argparse
 import json
 import os
 import sys
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, CdpError  # noqa: E402
-
-failed = 0
-
-
-def check(name, got, want):
-    global failed
-    if got == want:
-        print("ok   %s (%s)" % (name, got))
-    else:
-        print("FAIL %s: got %r, want %r" % (name, got, want))
-        failed += 1
-
-
-def api(url, token, method, path, body=None):
-    req = urllib.request.Request(url + "/api/v1" + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)
+import testlib  # noqa: E402
+from testlib import api, check  # noqa: E402
 
 
 def main():
@@ -260,7 +242,7 @@ def main():
         failed_now = 0
     finally:
         b.close()
-    return 1 if failed or failed_now else 0
+    return 1 if testlib.failed or failed_now else 0
 
 
 if __name__ == "__main__":

@@ -18,29 +18,11 @@ import os
 import sys
 import time
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser  # noqa: E402
-
-failed = 0
-
-
-def check(name, got, want):
-    global failed
-    if got == want:
-        print("ok   %s (%s)" % (name, str(got)[:160]))
-    else:
-        print("FAIL %s: got %r, want %r" % (name, got, want))
-        failed += 1
-
-
-def api(url, token, method, path, body=None):
-    req = urllib.request.Request(url + "/api/v1" + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)
+import testlib  # noqa: E402
+from testlib import api, check  # noqa: E402
 
 
 def rate(v):
@@ -138,7 +120,7 @@ def main():
     finally:
         b.close()
     print("done")
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if testlib.failed else 0)
 
 
 if __name__ == "__main__":

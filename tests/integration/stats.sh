@@ -262,7 +262,8 @@ for q in "from=2026-10-01&to=2026-11-01" "from=2026-10-10&to=2026-10-11" "from=2
 done
 rc=0; out=$($FIG seal --from 2026-10-01 --to 2026-10-31 2>&1) || rc=$?
 check "seal October" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" 0/days_sealed=31
-check "its rows" "$(hl_sql "SELECT sum(n) FROM metric_days WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")" 3
+check "its rows, and their sums per counter and unit" \
+    "$(hl_sql "SELECT sum(n) FROM metric_days WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")/$(hl_sql "SELECT sum(n) FROM metric_days_units WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")" 3/3
 i=0
 while read -r q; do
     i=$((i + 1))

@@ -268,15 +268,20 @@ static int by_code(const void *a, const void *b)
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
 }
 
-/* Rows (day, unit, counter, n) into the unit and day tables. */
-static void add_rows(const PGresult *res, table_t *t, table_t *days)
+/* A query's rows (day, unit, counter, n) into the unit and day tables;
+ * false when it failed. */
+static bool add_rows(PGconn *pg, const char *sql, const char *const *p, table_t *t, table_t *days)
 {
-    for (int i = 0; i < PQntuples(res); i++) {
+    PGresult *res = run(pg, sql, 7, p);
+    for (int i = 0; res && i < PQntuples(res); i++) {
         const char *d = PQgetvalue(res, i, 0), *u = PQgetvalue(res, i, 1), *c = PQgetvalue(res, i, 2);
         int64_t n = atoll(PQgetvalue(res, i, 3));
         table_add(t, u, strlen(u), c, strlen(c), n);
         table_add(days, d, strlen(d), c, strlen(c), n);
     }
+    bool ok = res != NULL;
+    PQclear(res);
+    return ok;
 }
 
 /* The exact figures of [job->from, job->to) into the unit and day tables:
@@ -306,13 +311,10 @@ static bool exact_counts(gw_req_t *r, PGconn *pg, const stats_t *job, table_t *t
     int nsealed = sealed ? PQntuples(sealed) : 0;
     if (nsealed) {
         const char *p[7] = {d0, d1, offset, filters[0], filters[1], filters[2], filters[3]};
-        PGresult *res = run(pg,
-                            "SELECT day::text, unit, counter, n FROM hl_metric_counts_sealed($1::date, $2::date, "
-                            "$3::integer, $4, $5, $6, $7)",
-                            7, p);
-        ok = res != NULL;
-        if (ok) add_rows(res, t, days);
-        PQclear(res);
+        ok = add_rows(pg,
+                      "SELECT day::text, unit, counter, n FROM hl_metric_counts_sealed($1::date, $2::date, "
+                      "$3::integer, $4, $5, $6, $7)",
+                      p, t, days);
     }
     /* The gaps between sealed days, counted from the log. */
     int64_t cur = job->from;
@@ -322,13 +324,10 @@ static bool exact_counts(gw_req_t *r, PGconn *pg, const stats_t *job, table_t *t
             snprintf(from, sizeof from, "%lld", (long long)cur);
             snprintf(to, sizeof to, "%lld", (long long)start);
             const char *p[7] = {from, to, offset, filters[0], filters[1], filters[2], filters[3]};
-            PGresult *res = run(pg,
-                                "SELECT day::text, unit, counter, n FROM hl_metric_counts_days(to_timestamp($1::bigint / "
-                                "1000.0), to_timestamp($2::bigint / 1000.0), $3::integer, $4, $5, $6, $7)",
-                                7, p);
-            ok = res != NULL;
-            if (ok) add_rows(res, t, days);
-            PQclear(res);
+            ok = add_rows(pg,
+                          "SELECT day::text, unit, counter, n FROM hl_metric_counts_days(to_timestamp($1::bigint / "
+                          "1000.0), to_timestamp($2::bigint / 1000.0), $3::integer, $4, $5, $6, $7)",
+                          p, t, days);
         }
         if (i < nsealed) cur = start + 86400000;
     }
