@@ -171,7 +171,7 @@ int hl_time_parse(const char *s, int offset_min, int64_t *ms)
         char tail;
         if (sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
             return HL_EINVAL;
-        *ms = hl_days_from_civil(y, m, d) * 86400000 - (int64_t)offset_min * 60000;
+        *ms = hl_day_start(hl_days_from_civil(y, m, d), offset_min);
         return 0;
     }
     return hl_iso8601_parse(s, ms);
@@ -190,4 +190,9 @@ char *hl_day_name(int64_t day, char out[16])
     hl_civil_from_days(day, &y, &m, &d);
     snprintf(out, 16, "%04d-%02u-%02u", y, m, d);
     return out;
+}
+
+int64_t hl_day_start(int64_t day, int offset_min)
+{
+    return day * 86400000 - (int64_t)offset_min * 60000;
 }

@@ -834,9 +834,9 @@ static void start_batch(router_t *r, writer_t *w)
     }
     hl_buf_putc(&idarr, '}');
     /* Ticket numbers carry the local date of creation: a day either side. */
-    int64_t off = r->conf->utc_offset_min * 60000;
-    b->lo = (dlo - 1) * 86400000 - off;
-    b->hi = (dhi + 2) * 86400000 - off;
+    int off = (int)r->conf->utc_offset_min;
+    b->lo = hl_day_start(dlo - 1, off);
+    b->hi = hl_day_start(dhi + 2, off);
     char lo[HL_ISO8601_LEN], hi[HL_ISO8601_LEN];
     hl_iso8601(b->lo, 0, lo);
     hl_iso8601(b->hi, 0, hi);

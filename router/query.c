@@ -639,9 +639,9 @@ static void fail_q(query_t *q, int rc, const char *fmt, ...)
 
 static void day_range(router_t *r, int64_t day, char lo[HL_ISO8601_LEN], char hi[HL_ISO8601_LEN])
 {
-    int64_t off = r->conf->utc_offset_min * 60000;
-    hl_iso8601((day - 1) * 86400000 - off, 0, lo);
-    hl_iso8601((day + 2) * 86400000 - off, 0, hi);
+    int off = (int)r->conf->utc_offset_min;
+    hl_iso8601(hl_day_start(day - 1, off), 0, lo);
+    hl_iso8601(hl_day_start(day + 2, off), 0, hi);
 }
 
 static void submit(query_t *q, hl_pg_req_t *req)
@@ -857,8 +857,7 @@ static void read_candidates(query_t *q, const hl_plan_t *plan)
                     "SELECT " SIMILAR_COLS " FROM tickets t "
                     "WHERE t.category = $1 AND t.region >= $2 AND t.region < $5 AND t.created_at >= $3 "
                     "AND t.created_at < $6 "
-                    "AND t.state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', "
-                    "'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') "
+                    "AND t." HL_SQL_OPEN_STATES " "
                     "ORDER BY t.created_at DESC LIMIT $4::int",
                     6, p);
     submit(q, req);

@@ -492,7 +492,7 @@ static bool send_notice(sla_t *s, hl_dl_t *d, int64_t now)
     flight_t *f = free_flight(s, &idx);
     if (!f) return false;
     char ticket[HL_TICKET_NO_LEN], due[24], level[12], key[96];
-    hl_ticket_no(ticket, d->id, (int64_t)d->day * 86400000 - (int64_t)s->conf.utc_offset_min * 60000,
+    hl_ticket_no(ticket, d->id, hl_day_start(d->day, (int)s->conf.utc_offset_min),
                  (int)s->conf.utc_offset_min);
     snprintf(due, sizeof due, "%" PRId64, d->due);
     int notice = stage > HL_NOTICE_OVERDUE ? HL_NOTICE_SUPERVISION : stage;
@@ -675,7 +675,7 @@ static void dump_one(hl_dl_t *d, int64_t at, void *arg)
     dump_t *x = arg;
     char ticket[HL_TICKET_NO_LEN], due[HL_ISO8601_LEN], when[HL_ISO8601_LEN];
     int off = (int)x->s->conf.utc_offset_min;
-    hl_ticket_no(ticket, d->id, (int64_t)d->day * 86400000 - (int64_t)off * 60000, off);
+    hl_ticket_no(ticket, d->id, hl_day_start(d->day, off), off);
     int next = d->sent + 1 <= hl_sla_last_stage(&x->s->plan) ? d->sent + 1 : 0;
     fprintf(x->out, "%s %s due=%s sent=%d next=%d at=%s at_ms=%" PRId64 " span=%d\n", ticket, hl_clock_name(d->clock),
             hl_iso8601(d->due, off, due), d->sent, next, at == INT64_MAX ? "-" : hl_iso8601(at, off, when),

@@ -33,6 +33,8 @@ HL_MUSTCHECK int hl_time_parse(const char *s, int offset_min, int64_t *ms);
  * "YYYY-MM-DD" (out: 16 bytes; returns out). */
 int64_t hl_local_day(int64_t ms, int offset_min);
 char *hl_day_name(int64_t day, char out[16]);
+/* The ms at which the local day (days since 1970-01-01) begins at offset_min. */
+int64_t hl_day_start(int64_t day, int offset_min);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t hl_days_from_civil(int y, unsigned m, unsigned d);

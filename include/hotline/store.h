@@ -66,6 +66,12 @@ bool hl_store_pii_row(hl_buf_t *b, const hl_store_ticket_t *t, int offset_min);
 void hl_store_outbox_row(hl_buf_t *b, int64_t batch_id, const char *router, const int64_t *ids,
                          size_t n, int64_t created_at, int offset_min);
 
+/* Open tickets, in SQL: the predicate of the partial index tickets_unit_open
+ * (migration 005), word for word, so that queries with it can use the index. */
+#define HL_SQL_OPEN_STATES                                                                         \
+    "state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', 'TRANSFERRED_OUT', "      \
+    "'WITHDRAWN', 'MERGED')"
+
 /* The columns hl_store_ticket_read reads, in its order: times as ms. */
 #define HL_MS(c) "coalesce((extract(epoch FROM " c ") * 1000)::bigint, 0)"
 #define HL_SQL_TICKET_COLS                                                                         \

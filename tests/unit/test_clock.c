@@ -60,6 +60,10 @@ static void test_local_day(void **state)
     assert_int_equal(hl_time_parse("2026-11-23", 480, &ms), 0);
     assert_int_equal(hl_local_day(ms, 480), hl_days_from_civil(2026, 11, 23));
     assert_int_equal(hl_local_day(ms - 1, 480), hl_days_from_civil(2026, 11, 22));
+    /* A day's first ms, and back. */
+    assert_int_equal(hl_day_start(hl_days_from_civil(2026, 11, 23), 480), ms);
+    assert_int_equal(hl_local_day(hl_day_start(20000, -300), -300), 20000);
+    assert_int_equal(hl_local_day(hl_day_start(20000, -300) - 1, -300), 19999);
 }
 
 int main(void)

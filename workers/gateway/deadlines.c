@@ -64,8 +64,7 @@ static const char *notice_name(int stage)
 
 /* The open tickets of the scope (the partial index tickets_unit_open). */
 #define OPEN_SQL                                                                                   \
-    "SELECT " HL_SQL_TICKET_COLS ", title FROM tickets WHERE state NOT IN ('CLOSED', 'ARCHIVED', "  \
-    "'CLOSED_DIRECT', 'NOT_ACCEPTED', 'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') "                   \
+    "SELECT " HL_SQL_TICKET_COLS ", title FROM tickets WHERE " HL_SQL_OPEN_STATES " "               \
     "AND ($1::text IS NULL OR unit = $1) "                                                        \
     "AND (sla_progress <> 0 OR least(sign_due, contact_due, reply_due, callback_due) <= now())"
 

@@ -22,6 +22,7 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/hotspots.h"
+#include "hotline/store.h"
 
 #include "gateway.h"
 
@@ -164,8 +165,7 @@ static json_t *clusters(gw_req_t *r, PGconn *pg, const gw_hot_query_t *q)
                         "SELECT ticket_no, title, left(title || ' ' || body, 160), category, coalesce(region, ''), "
                         "coalesce(unit, ''), (extract(epoch FROM created_at) * 1000)::bigint FROM tickets "
                         "WHERE created_at >= now() - make_interval(days => $1::integer) "
-                        "AND state NOT IN ('CLOSED', 'ARCHIVED', 'CLOSED_DIRECT', 'NOT_ACCEPTED', "
-                        "'TRANSFERRED_OUT', 'WITHDRAWN', 'MERGED') AND ($3::text IS NULL OR unit = $3) "
+                        "AND " HL_SQL_OPEN_STATES " AND ($3::text IS NULL OR unit = $3) "
                         "ORDER BY created_at DESC LIMIT $2::bigint",
                         3, p);
     if (!res) return NULL;

@@ -436,7 +436,7 @@ void gw_report_api(gw_req_t *r)
     }
     job.html = format && strcmp(format, "html") == 0;
     int off = (int)r->gw->conf.utc_offset_min;
-    int64_t shift = (int64_t)off * 60000, d0;
+    int64_t d0;
     if ((day != NULL) + (month != NULL) + (gw_arg(r, "from") || gw_arg(r, "to")) > 1) {
         gw_reply_error(r, 400, "invalid", "give one of 'day', 'month' or 'from'/'to'");
         return;
@@ -447,7 +447,7 @@ void gw_report_api(gw_req_t *r)
             gw_reply_error(r, 400, "invalid", "'day' is a date, YYYY-MM-DD");
             return;
         }
-        job.from = d0 * 86400000 - shift;
+        job.from = hl_day_start(d0, off);
         job.to = job.from + 86400000;
         snprintf(job.title, sizeof job.title, "12345 热线日报（%s）", hl_day_name(d0, name));
     } else if (month) {
@@ -457,15 +457,15 @@ void gw_report_api(gw_req_t *r)
         }
         int y = atoi(month), m = atoi(month + 5);
         int64_t d1 = hl_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1u : (unsigned)m + 1, 1);
-        job.from = d0 * 86400000 - shift;
-        job.to = d1 * 86400000 - shift;
+        job.from = hl_day_start(d0, off);
+        job.to = hl_day_start(d1, off);
         snprintf(job.title, sizeof job.title, "12345 热线月报（%d 年 %d 月）", y, m);
     } else if (gw_arg(r, "from") || gw_arg(r, "to")) {
         if (!gw_period_args(r, &job.from, &job.to)) return;
         snprintf(job.title, sizeof job.title, "12345 热线报告");
     } else {
         d0 = hl_local_day(hl_now_ms(), off) - 1;
-        job.from = d0 * 86400000 - shift;
+        job.from = hl_day_start(d0, off);
         job.to = job.from + 86400000;
         snprintf(job.title, sizeof job.title, "12345 热线日报（%s）", hl_day_name(d0, name));
     }

@@ -134,10 +134,9 @@ static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t 
                            const sink_t *sinks, int nsinks)
 {
     int off = (int)r->gw->conf.utc_offset_min;
-    int64_t shift = (int64_t)off * 60000;
     char from[24], to[24], offset[16];
-    snprintf(from, sizeof from, "%lld", (long long)(from_day * 86400000 - shift));
-    snprintf(to, sizeof to, "%lld", (long long)(to_day * 86400000 - shift));
+    snprintf(from, sizeof from, "%lld", (long long)hl_day_start(from_day, off));
+    snprintf(to, sizeof to, "%lld", (long long)hl_day_start(to_day, off));
     snprintf(offset, sizeof offset, "%d", off);
     const char *p[3] = {from, to, offset};
     PGresult *ruled = run(pg,
@@ -291,7 +290,6 @@ static bool add_rows(PGconn *pg, const char *sql, const char *const *p, table_t 
 static bool exact_counts(gw_req_t *r, PGconn *pg, const stats_t *job, table_t *t, table_t *days)
 {
     int off = (int)r->gw->conf.utc_offset_min;
-    int64_t shift = (int64_t)off * 60000;
     /* The whole days: from the first local midnight at or after from to the last at or before to. */
     int64_t w0 = hl_local_day(job->from - 1, off) + 1, w1 = hl_local_day(job->to, off);
     char offset[16], d0[16], d1[16], from[24], to[24];
@@ -319,7 +317,7 @@ static bool exact_counts(gw_req_t *r, PGconn *pg, const stats_t *job, table_t *t
     /* The gaps between sealed days, counted from the log. */
     int64_t cur = job->from;
     for (int i = 0; ok && i <= nsealed; i++) {
-        int64_t start = i < nsealed ? atoll(PQgetvalue(sealed, i, 0)) * 86400000 - shift : job->to;
+        int64_t start = i < nsealed ? hl_day_start(atoll(PQgetvalue(sealed, i, 0)), off) : job->to;
         if (cur < start) {
             snprintf(from, sizeof from, "%lld", (long long)cur);
             snprintf(to, sizeof to, "%lld", (long long)start);
@@ -350,9 +348,8 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
     int64_t d0 = hl_local_day(job->from, off), d1 = hl_local_day(job->to - 1, off) + 1;
     if (job->live) {
         /* Whole local days: the answer's from and to say which. */
-        int64_t shift = (int64_t)off * 60000;
-        job->from = d0 * 86400000 - shift;
-        job->to = d1 * 86400000 - shift;
+        job->from = hl_day_start(d0, off);
+        job->to = hl_day_start(d1, off);
         const sink_t sinks[2] = {{&t, 1, d0}, {&days, GROUP_DAY, d0}};
         if (!live_counts(r, pg, job, d0, d1, sinks, 2, !*job->category && !*job->region && !*job->channel))
             goto fail;
