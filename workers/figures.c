@@ -6,16 +6,21 @@
  *
  * The router counts every committed event in Redis, two hashes per local
  * day (hl:m:YYYY-MM-DD, the cells, and hl:mu:YYYY-MM-DD, their sums per
- * counter and unit; see include/hotline/figures.h). check compares each
- * day's hashes with the cells PostgreSQL computes from ticket_events
- * (hl_metric_cells, migration 011) and lists the cells that differ; repair
- * rebuilds each day's hashes from PostgreSQL (written under a new key, then
- * renamed over the old one: readers see the old or the new day whole).
+ * counter and unit; a day over also hl:mdc:, hl:mdr:, hl:mdh:YYYY-MM-DD, the
+ * sums per counter, unit and category, region or channel, once read; see
+ * include/hotline/figures.h). check compares each day's hashes with the
+ * cells PostgreSQL computes from ticket_events (hl_metric_cells, migration
+ * 011) and lists the cells that differ; repair rebuilds each day's hashes
+ * from PostgreSQL (written under a new key, then renamed over the old one:
+ * readers see the old or the new day whole; the hl:md* sums are dropped, to
+ * be kept again by their next reader).
  * A day still receiving events may change between the read and the rename;
  * run check again afterwards. seal counts completed days into PostgreSQL
  * (metric_days, migration 016) so exact figures of long periods need not
  * recount them: by default the last 30 days not sealed yet (run it daily),
- * with --from/--to those days again.
+ * with --from/--to those days again; and keeps the live sums of each day
+ * sealed (hotline/figsums.h), so that the first figures filtered by a
+ * category, region or channel need not read its cells.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,6 +33,7 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/conf.h"
+#include "hotline/figsums.h"
 #include "hotline/figures.h"
 #include "hotline/map.h"
 
@@ -41,12 +47,17 @@ static void usage(FILE *out)
             "same figures computed from PostgreSQL's event log, day by day.\n"
             "\n"
             "Commands:\n"
-            "  check           list the cells (counter|unit|category|region|channel, and the\n"
-            "                  day's sums per counter|unit, marked 'units') that differ\n"
-            "  repair          rebuild each day's live figures (both) from PostgreSQL\n"
+            "  check           list the cells (counter|unit|category|region|channel; the day's\n"
+            "                  sums per counter|unit, marked 'units'; those per counter, unit\n"
+            "                  and category, region or channel, marked 'sums c', 'sums r',\n"
+            "                  'sums h') that differ\n"
+            "  repair          rebuild each day's live figures from PostgreSQL\n"
             "  seal            count completed days into PostgreSQL's metric_days, so exact\n"
             "                  figures of long periods read them instead of every event\n"
-            "                  (default: the days of the last 30 not sealed yet; run daily)\n"
+            "                  (default: the days of the last 30 not sealed yet; run daily);\n"
+            "                  and keep the live sums of each per counter, unit and category,\n"
+            "                  region or channel beside its cells in Redis (an hour after\n"
+            "                  the day's end)\n"
             "\n"
             "Options:\n"
             "  --from DAY      first local day (YYYY-MM-DD; default: 30 days ago)\n"
@@ -80,41 +91,56 @@ static PGresult *exact_cells(PGconn *pg, const char *day, int offset)
 typedef struct {
     const char **field, **n;
     size_t count;
-    hl_map_t *sums;           /* counter|unit -> count, for the unit cells */
-    char (*buf)[64], (*num)[24];
+    hl_map_t *sums;           /* field -> count, for sums */
+    char (*buf)[HL_FIGURES_DIM_MAX], (*num)[24];
 } cells_t;
 
 static void unit_cell(void *arg, const char *key, void *value)
 {
     cells_t *c = arg;
     snprintf(c->buf[c->count], sizeof c->buf[0], "%s", key);
-    snprintf(c->num[c->count], sizeof c->num[0], "%" PRIuPTR, (uintptr_t)value);
+    snprintf(c->num[c->count], sizeof c->num[0], "%" PRIdPTR, (intptr_t)value);
     c->field[c->count] = c->buf[c->count];
     c->n[c->count] = c->num[c->count];
     c->count++;
 }
 
-/* The fine cells of res, and their sums per counter|unit (HL_FIGURES_UNIT_KEY). */
-static void expected(const PGresult *res, cells_t *fine, cells_t *units)
+static void sums_of(hl_map_t *sums, cells_t *c)
+{
+    size_t m = hl_map_size(sums);
+    *c = (cells_t){hl_malloc((m + 1) * sizeof(char *)), hl_malloc((m + 1) * sizeof(char *)), 0, sums,
+                   hl_malloc((m + 1) * sizeof *c->buf), hl_malloc((m + 1) * sizeof *c->num)};
+    hl_map_each(sums, unit_cell, c);
+}
+
+static void add_sum(hl_map_t *sums, const char *field, size_t len, intptr_t n)
+{
+    intptr_t v = (intptr_t)hl_map_get(sums, field, len);
+    (void)hl_map_put(sums, field, len, (void *)(v + n));
+}
+
+/* The fine cells of res, their sums per counter|unit (HL_FIGURES_UNIT_KEY)
+ * and per hl_figures_dims (HL_FIGURES_DIMS_KEY, one per HL_FIGURES_DIMS). */
+static void expected(const PGresult *res, cells_t *fine, cells_t *units, cells_t dims[3])
 {
     size_t n = (size_t)PQntuples(res);
     *fine = (cells_t){0};
     fine->field = hl_malloc((n + 1) * sizeof *fine->field);
     fine->n = hl_malloc((n + 1) * sizeof *fine->n);
     fine->count = n;
-    hl_map_t *sums = hl_map_new();
+    hl_map_t *sums = hl_map_new(), *dsums[3] = {hl_map_new(), hl_map_new(), hl_map_new()};
+    char d[3][HL_FIGURES_DIM_MAX];
     for (size_t i = 0; i < n; i++) {
         fine->field[i] = PQgetvalue(res, (int)i, 0);
         fine->n[i] = PQgetvalue(res, (int)i, 1);
-        size_t len = hl_figures_unit_prefix(fine->field[i], strlen(fine->field[i]));
-        if (!len || len >= 64) continue;
-        uintptr_t v = (uintptr_t)hl_map_get(sums, fine->field[i], len);
-        hl_map_put(sums, fine->field[i], len, (void *)(v + (uintptr_t)atoll(fine->n[i])));
+        size_t flen = strlen(fine->field[i]), len = hl_figures_unit_prefix(fine->field[i], flen);
+        intptr_t v = (intptr_t)atoll(fine->n[i]);
+        if (len && len < HL_FIGURES_DIM_MAX) add_sum(sums, fine->field[i], len, v);
+        if (hl_figures_dims(fine->field[i], flen, d))
+            for (int k = 0; k < 3; k++) add_sum(dsums[k], d[k], strlen(d[k]), v);
     }
-    size_t m = hl_map_size(sums);
-    *units = (cells_t){hl_malloc((m + 1) * sizeof(char *)), hl_malloc((m + 1) * sizeof(char *)), 0, sums,
-                       hl_malloc((m + 1) * 64), hl_malloc((m + 1) * 24)};
-    hl_map_each(sums, unit_cell, units);
+    sums_of(sums, units);
+    for (int k = 0; k < 3; k++) sums_of(dsums[k], &dims[k]);
 }
 
 static void cells_free(cells_t *c)
@@ -126,15 +152,21 @@ static void cells_free(cells_t *c)
     hl_map_destroy(&c->sums);
 }
 
-/* Compare the hash prefix+day with the expected cells; returns the cells
- * that differ (each listed), or -1. */
-static long check_hash(redisContext *rc, const char *prefix, const char *day, const cells_t *want)
+/* Compare the hash prefix+day with the expected cells, each that differs
+ * listed after label; an empty hash passes when lazy (kept on first use).
+ * Returns the cells that differ, or -1. */
+static long check_hash(redisContext *rc, const char *prefix, const char *day, const cells_t *want, const char *label,
+                       bool lazy)
 {
     redisReply *rep = redisCommand(rc, "HGETALL %s%s", prefix, day);
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
         if (rep) freeReplyObject(rep);
         return -1;
+    }
+    if (lazy && rep->elements == 0) {
+        freeReplyObject(rep);
+        return 0;
     }
     hl_map_t *live = hl_map_new();
     for (size_t i = 0; i + 1 < rep->elements; i += 2)
@@ -144,16 +176,14 @@ static long check_hash(redisContext *rc, const char *prefix, const char *day, co
         const char *f = want->field[i], *n = want->n[i];
         const char *l = hl_map_get(live, f, strlen(f));
         if (!l || strcmp(l, n) != 0) {
-            printf("%s %s%s exact=%s live=%s\n", day, strcmp(prefix, HL_FIGURES_KEY) ? "units " : "", f, n,
-                   l ? l : "0");
+            printf("%s %s%s exact=%s live=%s\n", day, label, f, n, l ? l : "0");
             diff++;
         }
         if (l) hl_map_del(live, f, strlen(f));
     }
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         if (!hl_map_get(live, rep->element[i]->str, rep->element[i]->len)) continue;
-        printf("%s %s%s exact=0 live=%s\n", day, strcmp(prefix, HL_FIGURES_KEY) ? "units " : "", rep->element[i]->str,
-               rep->element[i + 1]->str);
+        printf("%s %s%s exact=0 live=%s\n", day, label, rep->element[i]->str, rep->element[i + 1]->str);
         diff++;
     }
     hl_map_destroy(&live);
@@ -161,15 +191,23 @@ static long check_hash(redisContext *rc, const char *prefix, const char *day, co
     return diff;
 }
 
-/* Compare one day (both hashes); returns the cells that differ, or -1. */
+/* Compare one day (its hashes); returns the cells that differ, or -1. */
 static long check_day(PGconn *pg, redisContext *rc, const char *day, int offset)
 {
     PGresult *res = exact_cells(pg, day, offset);
     if (!res) return -1;
-    cells_t fine, units;
-    expected(res, &fine, &units);
-    long a = check_hash(rc, HL_FIGURES_KEY, day, &fine);
-    long b = a < 0 ? -1 : check_hash(rc, HL_FIGURES_UNIT_KEY, day, &units);
+    cells_t fine, units, dims[3];
+    expected(res, &fine, &units, dims);
+    long a = check_hash(rc, HL_FIGURES_KEY, day, &fine, "", false);
+    long b = a < 0 ? -1 : check_hash(rc, HL_FIGURES_UNIT_KEY, day, &units, "units ", false);
+    for (int k = 0; k < 3; k++) {
+        char prefix[16], label[16];
+        snprintf(prefix, sizeof prefix, HL_FIGURES_DIMS_KEY "%c:", HL_FIGURES_DIMS[k]);
+        snprintf(label, sizeof label, "sums %c ", HL_FIGURES_DIMS[k]);
+        long c = b < 0 ? -1 : check_hash(rc, prefix, day, &dims[k], label, true);
+        b = c < 0 ? -1 : b + c;
+        cells_free(&dims[k]);
+    }
     cells_free(&fine);
     cells_free(&units);
     PQclear(res);
@@ -232,13 +270,23 @@ static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset
 {
     PGresult *res = exact_cells(pg, day, offset);
     if (!res) return -1;
-    cells_t fine, units;
-    expected(res, &fine, &units);
+    cells_t fine, units, dims[3];
+    expected(res, &fine, &units, dims);
     long n = write_hash(rc, HL_FIGURES_KEY, day, &fine) == 0 && write_hash(rc, HL_FIGURES_UNIT_KEY, day, &units) == 0
                  ? (long)(fine.count + units.count)
                  : -1;
+    /* The sums per hl_figures_dims: kept again by their next reader. */
+    redisReply *rep = n < 0 ? NULL
+                            : redisCommand(rc, "DEL " HL_FIGURES_DIMS_KEY "c:%s " HL_FIGURES_DIMS_KEY "r:%s " HL_FIGURES_DIMS_KEY "h:%s",
+                                           day, day, day);
+    if (n >= 0 && (!rep || rep->type == REDIS_REPLY_ERROR)) {
+        fprintf(stderr, "hotline-figures: redis: %s\n", rep ? rep->str : rc->errstr);
+        n = -1;
+    }
+    if (rep) freeReplyObject(rep);
     cells_free(&fine);
     cells_free(&units);
+    for (int k = 0; k < 3; k++) cells_free(&dims[k]);
     PQclear(res);
     return n;
 }
@@ -298,14 +346,16 @@ int main(int argc, char **argv)
     }
     x = 1;
     PGconn *pg = PQconnectdb(conf.pg_conninfo);
-    redisContext *rc = seal ? NULL : redisConnect(conf.redis_host, (int)conf.redis_port);
+    redisContext *rc = redisConnect(conf.redis_host, (int)conf.redis_port);
     hl_conf_free(&conf);
     if (PQstatus(pg) != CONNECTION_OK) {
         fprintf(stderr, "hotline-figures: %s", PQerrorMessage(pg));
     } else if (!seal && (!rc || rc->err)) {
         fprintf(stderr, "hotline-figures: redis: %s\n", rc ? rc->errstr : "cannot connect");
     } else {
-        long total = 0, days = 0;
+        if (seal && (!rc || rc->err)) /* sealing is PostgreSQL's; the live sums wait for their first reader */
+            fprintf(stderr, "hotline-figures: redis: %s: live sums not kept\n", rc ? rc->errstr : "cannot connect");
+        long total = 0, days = 0, kept = 0;
         bool failed = false;
         for (int64_t d = from; d <= to && !failed; d++, days++) {
             char day[16];
@@ -318,8 +368,14 @@ int main(int argc, char **argv)
                           : repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
             if (n < 0) failed = true;
             else total += n;
+            if (n >= 0 && seal && rc && !rc->err && hl_day_start(d + 1, offset) + HL_FIGURES_SETTLED_MS <= hl_now_ms()) {
+                bool done_ = false;
+                redisReply *rep = hl_figsums_keep(rc, day, &done_);
+                if (rep) freeReplyObject(rep);
+                kept += done_;
+            }
         }
-        if (!failed && seal) printf("days_sealed=%ld rows_written=%ld\n", days, total);
+        if (!failed && seal) printf("days_sealed=%ld rows_written=%ld live_sums_kept=%ld\n", days, total, kept);
         if (!failed && repair) printf("days=%ld cells_written=%ld\n", days, total);
         if (!failed && !repair && !seal) printf("days=%ld cells_different=%ld\n", days, total);
         x = failed || (!repair && !seal && total) ? 1 : 0;

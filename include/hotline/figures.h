@@ -15,7 +15,12 @@
  * ticket dimensions: "counter|unit|category|region|channel"; and beside it
  * their sums per counter and unit (HL_FIGURES_UNIT_KEY "2026-11-22", fields
  * "counter|unit"), which a month's figures without a category, region or
- * channel filter read instead of every cell.
+ * channel filter read instead of every cell. A day's cells no longer change
+ * once it is over (HL_FIGURES_SETTLED_MS after its end: events are counted
+ * on the day they are committed); their sums per counter, unit and one of
+ * category, region or channel (HL_FIGURES_DIMS_KEY "c:2026-11-22", "r:...",
+ * "h:...", fields as hl_figures_dims spells them) are then kept beside them by whoever reads them first (the gateway, under
+ * WATCH of the cells), and dropped by hotline-figures repair.
  */
 #ifndef HOTLINE_FIGURES_H
 #define HOTLINE_FIGURES_H
@@ -23,11 +28,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hotline/err.h"
 
 #define HL_FIGURES_KEY "hl:m:"        /* + the local day, YYYY-MM-DD */
 #define HL_FIGURES_UNIT_KEY "hl:mu:"  /* + the local day: the sums per counter|unit */
+#define HL_FIGURES_DIMS_KEY "hl:md"   /* + 'c', 'r' or 'h' + ':' + a local day over: hl_figures_dims */
+#define HL_FIGURES_SETTLED_MS 3600000 /* a day's cells are final this long after its end */
+#define HL_FIGURES_DIM_MAX 192        /* the size of a field of HL_FIGURES_DIMS_KEY */
 
 /* The length of a cell's "counter|unit" (up to its second '|'), 0 if it
  * has none. */
@@ -37,6 +46,32 @@ static inline size_t hl_figures_unit_prefix(const char *field, size_t len)
     for (size_t i = 0; i < len; i++)
         if (field[i] == '|' && ++bars == 2) return i;
     return 0;
+}
+
+/* The three sums a cell "counter|unit|category|region|channel" counts in,
+ * "counter|unit|category", "counter|unit|region" and
+ * "counter|unit|channel", into out[0..2]: fields of the hashes
+ * HL_FIGURES_DIMS_KEY "c:", "r:" and "h:" + the day. Returns false when
+ * field is not a cell or a sum would not fit. */
+#define HL_FIGURES_DIMS "crh"
+static inline bool hl_figures_dims(const char *field, size_t len, char out[3][HL_FIGURES_DIM_MAX])
+{
+    size_t bar[4];
+    int k = 0;
+    for (size_t i = 0; i < len; i++)
+        if (field[i] == '|') {
+            if (k == 4) return false;
+            bar[k++] = i;
+        }
+    if (k != 4) return false;
+    for (int d = 0; d < 3; d++) {
+        size_t a = bar[d + 1] + 1, b = d < 2 ? bar[d + 2] : len, n = bar[1] + 1 + (b - a);
+        if (n >= HL_FIGURES_DIM_MAX) return false;
+        memcpy(out[d], field, bar[1] + 1); /* "counter|unit|" */
+        memcpy(out[d] + bar[1] + 1, field + a, b - a);
+        out[d][n] = '\0';
+    }
+    return true;
 }
 
 typedef struct hl_figures hl_figures_t;

@@ -14,9 +14,11 @@
 #      (default 2,000,000) in October 2026 with about 7.5 events each (15 M),
 #      over 16 districts x 12 streets, the demo categories and units, six
 #      channels; the live cells rebuilt from it (hotline-figures repair,
-#      timed), then GET /api/v1/stats for the month, a unit's month, a
-#      category's month, a day, from Redis (live: the day's sums per
-#      counter|unit, or every cell for a category) and from PostgreSQL
+#      timed), then GET /api/v1/stats for the month, a unit's month, the
+#      month of a category, a street, a channel (and of a category and a
+#      street), a day, from Redis (live: the day's sums per counter|unit,
+#      or per counter, unit and the one dimension filtered, kept at the
+#      first read: timed alone; with two, every cell) and from PostgreSQL
 #      (exact: the days sealed by hotline-figures seal, timed, after the
 #      month counted from the log alone in SQL), each the median of R runs
 #      (-t 0: counting only).
@@ -37,7 +39,7 @@ while getopts "n:p:t:r:" o; do
     p) PAIRS=$OPTARG ;;
     t) TICKETS=$OPTARG ;;
     r) RUNS=$OPTARG ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
     esac
 done
 
@@ -210,9 +212,28 @@ echo "month_accepted_live=$(python3 -c "import json; print(json.load(open('$T/st
 BIG=$(sql "SELECT unit FROM tickets WHERE id >= 500000000000 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 echo "month_unit=$BIG"
 timeit stats_month_unit_live "$M&unit=$BIG"
+# A month filtered by one category, street or channel: the first read keeps
+# each day's sums per counter, unit and that dimension (hl:md[crh]), the
+# next ones read those.
+once() { # once NAME QUERY: one request, in ms
+    curl -s -o "$T/stats.json" -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" "$U?$2" >"$T/times"
+    grep -q '^200 ' "$T/times" || { cat "$T/times" "$T/stats.json"; hl_die "$1: not 200"; }
+    awk -v n="$1" '{ printf "%s_ms=%.1f\n", n, $2 * 1000 }' "$T/times"
+}
+STREET=990105007
+once stats_month_category_live_first "$M&category=construction"
 timeit stats_month_category_live "$M&category=construction"
+echo "month_category_accepted_live=$(python3 -c "import json; print(json.load(open('$T/stats.json'))['totals']['accepted'])")"
+echo "live_sums_per_day=$(for k in c r h; do redis-cli -p "$REDIS_PORT" HLEN "hl:md$k:2026-10-15"; done | paste -sd/)"
+timeit stats_month_street_live "$M&region=$STREET"
+timeit stats_month_channel_live "$M&channel=wechat"
+timeit stats_month_category_street_live "$M&category=construction&region=$STREET"
 timeit stats_day_live "from=2026-10-15&to=2026-10-16"
 timeit stats_month_exact "$M&source=exact"
 echo "month_accepted_exact=$(python3 -c "import json; print(json.load(open('$T/stats.json'))['totals']['accepted'])")"
 timeit stats_month_unit_exact "$M&unit=$BIG&source=exact"
+timeit stats_month_category_exact "$M&category=construction&source=exact"
+echo "month_category_accepted_exact=$(python3 -c "import json; print(json.load(open('$T/stats.json'))['totals']['accepted'])")"
+timeit stats_month_street_exact "$M&region=$STREET&source=exact"
+timeit stats_month_channel_exact "$M&channel=wechat&source=exact"
 timeit stats_day_exact "from=2026-10-15&to=2026-10-16&source=exact"

@@ -50,9 +50,14 @@ hl_test_pg_template() {
             rm -rf "$dir"
             local port
             hl_free_port port
-            hl_pg_start "$dir" "$port" >/dev/null
+            # PostgreSQL must not inherit the lock (9): it would hold it.
+            hl_pg_start "$dir" "$port" >/dev/null 9>&-
             "$MIGRATE" --set "postgres.conninfo=host=127.0.0.1 port=$port dbname=hotline user=hotline" \
-                --demo >"$dir/migrate.log" 2>&1 || { cat "$dir/migrate.log"; exit 1; }
+                --demo >"$dir/migrate.log" 2>&1 || {
+                cat "$dir/migrate.log" >&2
+                hl_pg_stop "$dir"
+                exit 1
+            }
             hl_pg_stop "$dir"
             touch "$dir/ready"
         fi
@@ -63,7 +68,7 @@ hl_test_pg_template() {
 # Start PostgreSQL (PG_PORT) and Redis (REDIS_PORT) and write $T/hotline.conf.
 hl_test_stores_up() {
     local tpl
-    tpl=$(hl_test_pg_template)
+    tpl=$(hl_test_pg_template) || hl_die "the migrations failed (above)"
     mkdir -p "$T/pg"
     cp -a "$tpl/data" "$T/pg/data"
     rm -f "$T/pg/data/postmaster.pid"

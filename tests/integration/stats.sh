@@ -216,6 +216,7 @@ hl_sql "
 INSERT INTO tickets SELECT (jsonb_populate_record(t, jsonb_build_object(
     'id', 80000000 + k * 1000, 'ticket_no', '20261009' || lpad((80000000 + k * 1000)::text, 8, '0'),
     'idempotency_key', 'constructed-' || k, 'created_at', c, 'received_at', c, 'anonymous', k = 3,
+    'region', CASE WHEN k = 2 THEN '990101002' ELSE '990101001' END,
     'confidential', k = 3, 'state', 'REPLIED', 'parent_id', NULL))).*
 FROM tickets t, (VALUES (1, timestamptz '2026-10-09 23:59+08'), (2, '2026-10-10 00:00+08'),
                         (3, '2026-10-10 08:00+08')) v (k, c)
@@ -254,21 +255,32 @@ FIG="$HL_BUILD/workers/hotline-figures --config $T/hotline.conf"
 hl_sql "INSERT INTO metric_rulings (ticket_id, counters, reason, ruled_by) VALUES (80002000, '{overdue,signed}', '系统故障导致超期（经审核认定）', 'test')" >/dev/null
 stats "?from=2026-10-10&to=2026-10-11&source=exact"
 check "the ruling taken out" "$(tot overdue)/$(tot signed)" 0/2
-for q in "from=2026-10-01&to=2026-11-01" "from=2026-10-10&to=2026-10-11" "from=2026-10-09T12:00:00%2B08:00&to=2026-10-10T12:00:00%2B08:00" \
-    "from=2026-10-01&to=2026-11-01&unit=$U1" "from=2026-10-01&to=2026-11-01&channel=phone" "from=$TODAY"; do
+CAT=$(hl_sql "SELECT category FROM tickets WHERE ticket_no = '$T1'")
+M="from=2026-10-01&to=2026-11-01"
+# 1-6 as they are; 5, 7-11 and 13 filter one category, region or channel
+# (the day's sums serve), 12 and 14 two of them (the cells); 13 a district
+# (its streets within), 14 the city.
+for q in "$M" "from=2026-10-10&to=2026-10-11" "from=2026-10-09T12:00:00%2B08:00&to=2026-10-10T12:00:00%2B08:00" \
+    "$M&unit=$U1" "$M&channel=phone" "from=$TODAY" "$M&category=$CAT" "$M&category=${CAT%%.*}" \
+    "$M&region=990101001" "$M&region=990101002&unit=$U1" "$M&category=nothing.here" "$M&category=$CAT&region=990101002" \
+    "$M&region=990101" "$M&region=990100&channel=phone"; do
     stats "?$q&source=exact"; js '[d["totals"], d["by_unit"], d["by_day"]]' >"$T/before.json"
     echo "$q" >>"$T/queries.txt"
     cp "$T/before.json" "$T/before-$(wc -l <"$T/queries.txt").json"
 done
+check "October by category (and its parent), street, street and unit, both, another category, district, city" \
+    "$(for i in 7 8 9 10 12 11 13 14; do python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[0]['accepted'])" "$T/before-$i.json"; done | paste -sd/)" \
+    3/3/2/1/1/0/3/3
 rc=0; out=$($FIG seal --from 2026-10-01 --to 2026-10-31 2>&1) || rc=$?
 check "seal October" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" 0/days_sealed=31
-check "its rows, and their sums per counter and unit" \
-    "$(hl_sql "SELECT sum(n) FROM metric_days WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")/$(hl_sql "SELECT sum(n) FROM metric_days_units WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")" 3/3
+check "its rows, their sums per counter and unit, and per counter, unit and category, region, channel" \
+    "$(hl_sql "SELECT sum(n) FROM metric_days WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")/$(hl_sql "SELECT sum(n) FROM metric_days_units WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31'")/$(hl_sql "SELECT string_agg(s::text, '/' ORDER BY dim) FROM (SELECT dim, sum(n) s FROM metric_days_dims WHERE counter = 'accepted' AND day BETWEEN '2026-10-01' AND '2026-10-31' GROUP BY dim) x")" 3/3/3/3/3
 i=0
 while read -r q; do
     i=$((i + 1))
     stats "?$q&source=exact"
-    check "exact, sealed = counted: $q" "$(js '[d["totals"], d["by_unit"], d["by_day"]]')" "$(cat "$T/before-$i.json")"
+    js '[d["totals"], d["by_unit"], d["by_day"]]' >"$T/sealed.json"
+    check "exact, sealed = counted: $q" "$(cmp "$T/sealed.json" "$T/before-$i.json" && echo same)" same
 done <"$T/queries.txt"
 rc=0; out=$($FIG seal 2>&1) || rc=$?
 check "seal: the days not sealed yet of the last 30" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" \
@@ -278,6 +290,40 @@ check "again: nothing left" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f1)" 0/day
 rc=0; $FIG seal --to "$TODAY" >/dev/null 2>&1 || rc=$?; check "today is not over: usage" "$rc" 2
 stats "?from=$TODAY&source=exact"
 check "today, after sealing the days before" "$(js '[d["totals"], d["by_unit"], d["by_day"]]')" "$(cat "$T/before-6.json")"
+
+echo "# live: a day over keeps its sums per counter, unit and category, region or channel (hl:md[crh])"
+rc=0; $FIG repair --from 2026-10-01 --to 2026-10-31 >/dev/null 2>&1 || rc=$?
+check "October's cells into Redis (repair)" "$rc/$(hl_redis EXISTS hl:m:2026-10-10 hl:mdc:2026-10-10)" 0/1
+live_same() { # live_same WHAT: each query but today's, live = exact
+    local i=0 q
+    while read -r q; do
+        i=$((i + 1))
+        case $i in 3 | 6) continue ;; esac # live counts whole days; today differs
+        stats "?$q"
+        js '[d["totals"], d["by_unit"], d["by_day"]]' >"$T/live.json"
+        check "$1: $q" "$(cmp "$T/live.json" "$T/before-$i.json" && echo same)" same
+    done <"$T/queries.txt"
+}
+live_same "live (first read) = exact"
+check "the sums kept for each day read that has cells" \
+    "$(hl_redis KEYS 'hl:md*:2026-10-*' | sort | paste -sd' ')" \
+    "hl:mdc:2026-10-09 hl:mdc:2026-10-10 hl:mdh:2026-10-09 hl:mdh:2026-10-10 hl:mdr:2026-10-09 hl:mdr:2026-10-10"
+check "... per category, region and channel" "$(hl_redis HGET hl:mdc:2026-10-10 "accepted|$U1|$CAT")/$(hl_redis HGET hl:mdr:2026-10-10 "accepted|$U1|990101002")/$(hl_redis HGET hl:mdh:2026-10-10 "accepted|$U1|phone")" 2/1/2
+live_same "live (the sums) = exact"
+rc=0; out=$($FIG check --from 2026-10-01 --to 2026-10-31 2>&1) || rc=$?
+check "check: the sums equal too" "$rc/$(echo "$out" | tail -1)" "0/days=31 cells_different=0"
+hl_redis HINCRBY hl:mdc:2026-10-10 "accepted|$U1|$CAT" 5 >/dev/null
+stats "?$M&category=$CAT"
+check "a wrong sum shows (the sums are what is read)" "$(tot accepted)" 8
+rc=0; out=$($FIG check --from 2026-10-10 --to 2026-10-10 2>&1) || rc=$?
+check "check lists it" "$rc/$(echo "$out" | grep -c "^2026-10-10 sums c accepted|$U1|$CAT exact=2 live=7$")" 1/1
+rc=0; $FIG repair --from 2026-10-10 --to 2026-10-10 >/dev/null 2>&1 || rc=$?
+check "repair drops the day's sums" "$rc/$(hl_redis EXISTS hl:mdc:2026-10-10 hl:mdr:2026-10-10 hl:mdh:2026-10-10)" 0/0
+rc=0; out=$($FIG seal --from 2026-10-10 --to 2026-10-10 2>&1) || rc=$?
+check "sealing the day keeps them again" "$rc/$(echo "$out" | tail -1 | cut -d' ' -f3)/$(hl_redis EXISTS hl:mdc:2026-10-10 hl:mdr:2026-10-10 hl:mdh:2026-10-10)" 0/live_sums_kept=1/3
+live_same "after the repair, live = exact"
+check "kept again" "$(hl_redis EXISTS hl:mdc:2026-10-10 hl:mdr:2026-10-10 hl:mdh:2026-10-10)" 3
+check "today's are not kept (not over)" "$(hl_redis EXISTS "hl:mdc:$TODAY")" 0
 
 echo "# periods, filters and roles"
 stats "?from=2020-01-01&to=2020-02-01"

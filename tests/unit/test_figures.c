@@ -139,6 +139,29 @@ static void test_field(void **state)
     assert_string_equal(hl_figures_field(f, 8, "counter", "unit", "", "", ""), "counter");
 }
 
+static void test_dims(void **state)
+{
+    (void)state;
+    char d[3][HL_FIGURES_DIM_MAX];
+    const char *cell = "closed|U1|a.b|990101001|web";
+    assert_true(hl_figures_dims(cell, strlen(cell), d));
+    assert_string_equal(d[0], "closed|U1|a.b");
+    assert_string_equal(d[1], "closed|U1|990101001");
+    assert_string_equal(d[2], "closed|U1|web");
+    assert_true(hl_figures_dims("held||||", 8, d)); /* no unit, category, region or channel */
+    assert_string_equal(d[0], "held||");
+    assert_string_equal(d[2], "held||");
+    assert_false(hl_figures_dims(cell, 13, d)); /* no further than len: "closed|U1|a.b" */
+    assert_false(hl_figures_dims("closed|U1", 9, d)); /* a sum per counter|unit */
+    assert_false(hl_figures_dims("a|b|c|d|e|f", 11, d));
+    assert_false(hl_figures_dims("", 0, d));
+    char big[HL_FIGURES_DIM_MAX + 16];
+    memset(big, 'x', sizeof big);
+    memcpy(big, "n|u|", 4);
+    memcpy(big + sizeof big - 4, "|r|h", 4);
+    assert_false(hl_figures_dims(big, sizeof big, d)); /* the category's sum would not fit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_field),
+        cmocka_unit_test(test_dims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

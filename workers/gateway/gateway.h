@@ -80,6 +80,9 @@ void gw_refs_free(gw_refs_t *r);
 const gw_category_t *gw_refs_category(const gw_refs_t *r, const char *code);
 const char *gw_refs_unit_name(const gw_refs_t *r, const char *code);     /* "" if unknown */
 const char *gw_refs_region_name(const gw_refs_t *r, const char *code);   /* "" if unknown */
+/* The codes of the region and of every region within it (a map, values
+ * non-NULL; the caller destroys it); an unknown code: itself only. */
+hl_map_t *gw_refs_regions_within(const gw_refs_t *r, const char *code);
 
 /* ------------------------------------------------------------ requests */
 

@@ -90,3 +90,20 @@ const char *gw_refs_region_name(const gw_refs_t *r, const char *code)
 {
     return r ? name_of(r->regions, r->nregions, code) : "";
 }
+
+hl_map_t *gw_refs_regions_within(const gw_refs_t *r, const char *code)
+{
+    hl_map_t *m = hl_map_new();
+    (void)hl_map_put(m, code, strlen(code), (void *)1);
+    for (bool grew = true; grew && r;) { /* a level more each pass */
+        grew = false;
+        for (size_t i = 0; i < r->nregions; i++) {
+            const gw_named_t *g = &r->regions[i];
+            if (*g->parent && !hl_map_get(m, g->code, strlen(g->code)) && hl_map_get(m, g->parent, strlen(g->parent))) {
+                (void)hl_map_put(m, g->code, strlen(g->code), (void *)1);
+                grew = true;
+            }
+        }
+    }
+    return m;
+}

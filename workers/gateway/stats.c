@@ -10,11 +10,13 @@
  * The counters and rates are data (migration 010: metric_counters,
  * metric_rates). source=live (the default) adds up the cells the router
  * counted in Redis for the local days the period touches (whole days: the
- * answer's from and to say which), less what rulings take out
- * (hl_metric_ruled); source=exact counts the event log for the period
- * itself (hl_metric_counts; the whole days sealed by hotline-figures seal
- * from their rows, migration 016). Either runs on a thread of its own
- * (gw_defer).
+ * answer's from and to say which), or their sums where those serve (per
+ * counter|unit; a day over, per counter, unit and the one category, region
+ * or channel filtered), less what rulings take out (hl_metric_ruled);
+ * source=exact counts the event log for the period itself
+ * (hl_metric_counts; the whole days sealed by hotline-figures seal from
+ * their rows or sums, migrations 016-018). Either runs on a thread of its
+ * own (gw_defer).
  * Office, supervisor and admin see every unit; a unit sees its own. Default
  * period: the last 30 days. A rate whose denominator is 0 is null.
  */
@@ -27,6 +29,7 @@
 #include "hotline/alloc.h"
 #include "hotline/buf.h"
 #include "hotline/clock.h"
+#include "hotline/figsums.h"
 #include "hotline/figures.h"
 #include "hotline/map.h"
 
@@ -35,6 +38,7 @@
 typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
+    hl_map_t *regions;        /* region and the regions within it (a filter) */
     bool live, csv;
     json_t *out;
     char *text;               /* /metrics: the exposition (malloc) */
@@ -93,14 +97,18 @@ static bool same(const char *v, size_t len, const char *want)
 
 /* One live cell "counter|unit|category|region|channel" of the local day
  * `day` (YYYY-MM-DD) = n into t, kept by the cell's part `group` (1 unit, 4
- * channel; GROUP_DAY: the day), if the job's filters take it. */
+ * channel; GROUP_DAY: the day), if the job's filters take it. A sum per
+ * counter|unit (HL_FIGURES_UNIT_KEY) is a cell of no category, region or
+ * channel; with tag ('c', 'r' or 'h'), f is a sum "counter|unit|value" of
+ * HL_FIGURES_DIMS_KEY + tag (hl_figures_dims). */
 #define GROUP_DAY (-1)
 static void add_cell(table_t *t, int group, const stats_t *job, const char *day, const char *f, size_t flen,
-                     int64_t n)
+                     int64_t n, char tag)
 {
     const char *part[5];
     size_t len[5];
-    int k = 0;
+    int k = 0, slot = 0;
+    if (tag) slot = tag == 'c' ? 2 : tag == 'r' ? 3 : 4;
     const char *p = f, *end = f + flen;
     while (k < 5) {
         const char *q = memchr(p, '|', (size_t)(end - p));
@@ -110,11 +118,18 @@ static void add_cell(table_t *t, int group, const stats_t *job, const char *day,
         if (q == end) break;
         p = q + 1;
     }
-    if (k == 2) /* a sum per counter|unit (HL_FIGURES_UNIT_KEY) */
+    if (tag) {
+        if (k != 3) return;
+        part[slot] = part[2], len[slot] = len[2];
+        for (k = 2; k < 5; k++)
+            if (k != slot) part[k] = "", len[k] = 0;
+    } else if (k == 2) {
         for (; k < 5; k++) part[k] = "", len[k] = 0;
+    }
     if (k != 5) return;
     if (!same(part[1], len[1], job->unit) || !hl_category_within(part[2], len[2], job->category) ||
-        !same(part[3], len[3], job->region) || !same(part[4], len[4], job->channel))
+        !(job->regions ? hl_map_get(job->regions, part[3], len[3]) != NULL : same(part[3], len[3], job->region)) ||
+        !same(part[4], len[4], job->channel))
         return;
     if (group == GROUP_DAY) table_add(t, day, strlen(day), part[0], len[0], n);
     else table_add(t, part[group], len[group], part[0], len[0], n);
@@ -151,18 +166,28 @@ static bool subtract_ruled(gw_req_t *r, PGconn *pg, const stats_t *job, int64_t 
         for (int k = 0; k < nsinks; k++)
             if (day >= sinks[k].from_day)
                 add_cell(sinks[k].t, sinks[k].group, job, PQgetvalue(ruled, i, 0), cell, strlen(cell),
-                         -atoll(PQgetvalue(ruled, i, 3)));
+                         -atoll(PQgetvalue(ruled, i, 3)), 0);
     }
     PQclear(ruled);
     return true;
 }
 
+/* The one kind of sum (hl_figures_dims) that serves the job's filters: 'c'
+ * a category, 'r' a region, 'h' a channel; 0 none or more than one. */
+static char dims_tag(const stats_t *job)
+{
+    int n = !!*job->category + !!*job->region + !!*job->channel;
+    return n != 1 ? 0 : *job->category ? 'c' : *job->region ? 'r' : 'h';
+}
+
 /* The live cells of the local days [d0, d1) into the sinks, read once, less
  * what rulings take out; false: a store failed (job->unreachable set when
  * Redis or PostgreSQL is down). units: the sinks need no more than the
- * counter and unit and the job filters no category, region or channel, so
- * the day's sums per counter|unit serve (a day that has none, counted
- * before they were kept, is read whole). */
+ * counter and unit, so sums serve: the day's per counter|unit when the job
+ * filters no category, region or channel (a day that has none, counted
+ * before they were kept, is read whole); a settled day's per counter, unit
+ * and the one of those the job filters (HL_FIGURES_DIMS_KEY, kept on the
+ * first read of its cells). */
 static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64_t d1, const sink_t *sinks,
                         int nsinks, bool units)
 {
@@ -173,21 +198,39 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64
     redisContext *rc = redisConnectWithTimeout(r->gw->conf.redis_host, (int)r->gw->conf.redis_port, tv);
     bool ok = rc && !rc->err;
     if (ok) redisSetTimeout(rc, read);
+    char want = units ? dims_tag(job) : 0;
+    bool summed = units && !*job->category && !*job->region && !*job->channel;
+    int off = (int)r->gw->conf.utc_offset_min;
+    int64_t now = hl_now_ms();
     for (int64_t d = d0; ok && d < d1; d++) {
-        char day[16];
+        char day[16], tag = 0;
         hl_day_name(d, day);
-        redisReply *rep = redisCommand(rc, "HGETALL %s%s", units ? HL_FIGURES_UNIT_KEY : HL_FIGURES_KEY, day);
-        ok = rep && rep->type == REDIS_REPLY_ARRAY;
-        if (ok && units && rep->elements == 0) { /* no sums: read the cells */
-            freeReplyObject(rep);
-            rep = redisCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", day);
-            ok = rep && rep->type == REDIS_REPLY_ARRAY;
+        redisReply *rep = NULL;
+        if (summed) {
+            rep = redisCommand(rc, "HGETALL " HL_FIGURES_UNIT_KEY "%s", day);
+        } else if (want && hl_day_start(d + 1, off) + HL_FIGURES_SETTLED_MS <= now) {
+            char key[48];
+            snprintf(key, sizeof key, HL_FIGURES_DIMS_KEY "%c:%s", want, day);
+            rep = redisCommand(rc, "HGETALL %s", key);
+            tag = want;
+            if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) { /* not kept yet */
+                freeReplyObject(rep);
+                rep = hl_figsums_keep(rc, day, NULL);
+                tag = 0;
+            }
         }
+        if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 0 && (summed || tag)) {
+            freeReplyObject(rep); /* no sums: read the cells */
+            rep = NULL;
+            tag = 0;
+        }
+        if (!rep) rep = redisCommand(rc, "HGETALL " HL_FIGURES_KEY "%s", day);
+        ok = rep && rep->type == REDIS_REPLY_ARRAY;
         for (size_t e = 0; ok && e + 1 < rep->elements; e += 2)
             for (int k = 0; k < nsinks; k++)
                 if (d >= sinks[k].from_day)
                     add_cell(sinks[k].t, sinks[k].group, job, day, rep->element[e]->str, rep->element[e]->len,
-                             atoll(rep->element[e + 1]->str));
+                             atoll(rep->element[e + 1]->str), tag);
         if (rep) freeReplyObject(rep);
     }
     if (!ok) {
@@ -341,6 +384,7 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
     char ***order = NULL;
     t.index = hl_map_new();
     days.index = hl_map_new();
+    if (*job->region) job->regions = gw_refs_regions_within(r->refs, job->region);
     if (!pg || !load_definitions(pg, &t.counters, &rates)) goto fail;
     t.nc = days.nc = PQntuples(t.counters);
     days.counters = t.counters;
@@ -351,7 +395,7 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
         job->from = hl_day_start(d0, off);
         job->to = hl_day_start(d1, off);
         const sink_t sinks[2] = {{&t, 1, d0}, {&days, GROUP_DAY, d0}};
-        if (!live_counts(r, pg, job, d0, d1, sinks, 2, !*job->category && !*job->region && !*job->channel))
+        if (!live_counts(r, pg, job, d0, d1, sinks, 2, true))
             goto fail;
     } else if (!exact_counts(r, pg, job, &t, &days)) {
         goto fail;
@@ -429,6 +473,7 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
 fail:
     if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
 done:
+    hl_map_destroy(&job->regions);
     hl_free(total);
     hl_free(zero);
     hl_free(order);
