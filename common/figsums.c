@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hotline/alloc.h"
+#include "hotline/clock.h"
 #include "hotline/figsums.h"
 #include "hotline/log.h"
 #include "hotline/map.h"
@@ -25,6 +26,11 @@ static void put_arg(void *arg, const char *field, void *value)
     snprintf(num, sizeof a->nums[0], "%" PRIdPTR, (intptr_t)value);
     a->argv[a->argc] = field, a->argl[a->argc++] = strlen(field);
     a->argv[a->argc] = num, a->argl[a->argc++] = strlen(num);
+}
+
+bool hl_figsums_settled(int64_t day, int offset_min, int64_t now_ms)
+{
+    return hl_day_start(day + 1, offset_min) + HL_FIGURES_SETTLED_MS <= now_ms;
 }
 
 redisReply *hl_figsums_keep(redisContext *rc, const char *day, bool *kept)

@@ -120,7 +120,8 @@ static void add_sum(hl_map_t *sums, const char *field, size_t len, intptr_t n)
 }
 
 /* The fine cells of res, their sums per counter|unit (HL_FIGURES_UNIT_KEY)
- * and per hl_figures_dims (HL_FIGURES_DIMS_KEY, one per HL_FIGURES_DIMS). */
+ * and, unless dims is NULL, per hl_figures_dims (HL_FIGURES_DIMS_KEY, one
+ * per HL_FIGURES_DIMS). */
 static void expected(const PGresult *res, cells_t *fine, cells_t *units, cells_t dims[3])
 {
     size_t n = (size_t)PQntuples(res);
@@ -128,7 +129,8 @@ static void expected(const PGresult *res, cells_t *fine, cells_t *units, cells_t
     fine->field = hl_malloc((n + 1) * sizeof *fine->field);
     fine->n = hl_malloc((n + 1) * sizeof *fine->n);
     fine->count = n;
-    hl_map_t *sums = hl_map_new(), *dsums[3] = {hl_map_new(), hl_map_new(), hl_map_new()};
+    hl_map_t *sums = hl_map_new(), *dsums[3] = {0};
+    for (int k = 0; dims && k < 3; k++) dsums[k] = hl_map_new();
     char d[3][HL_FIGURES_DIM_MAX];
     for (size_t i = 0; i < n; i++) {
         fine->field[i] = PQgetvalue(res, (int)i, 0);
@@ -136,11 +138,11 @@ static void expected(const PGresult *res, cells_t *fine, cells_t *units, cells_t
         size_t flen = strlen(fine->field[i]), len = hl_figures_unit_prefix(fine->field[i], flen);
         intptr_t v = (intptr_t)atoll(fine->n[i]);
         if (len && len < HL_FIGURES_DIM_MAX) add_sum(sums, fine->field[i], len, v);
-        if (hl_figures_dims(fine->field[i], flen, d))
+        if (dims && hl_figures_dims(fine->field[i], flen, d))
             for (int k = 0; k < 3; k++) add_sum(dsums[k], d[k], strlen(d[k]), v);
     }
     sums_of(sums, units);
-    for (int k = 0; k < 3; k++) sums_of(dsums[k], &dims[k]);
+    for (int k = 0; dims && k < 3; k++) sums_of(dsums[k], &dims[k]);
 }
 
 static void cells_free(cells_t *c)
@@ -270,8 +272,8 @@ static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset
 {
     PGresult *res = exact_cells(pg, day, offset);
     if (!res) return -1;
-    cells_t fine, units, dims[3];
-    expected(res, &fine, &units, dims);
+    cells_t fine, units;
+    expected(res, &fine, &units, NULL);
     long n = write_hash(rc, HL_FIGURES_KEY, day, &fine) == 0 && write_hash(rc, HL_FIGURES_UNIT_KEY, day, &units) == 0
                  ? (long)(fine.count + units.count)
                  : -1;
@@ -286,7 +288,6 @@ static long repair_day(PGconn *pg, redisContext *rc, const char *day, int offset
     if (rep) freeReplyObject(rep);
     cells_free(&fine);
     cells_free(&units);
-    for (int k = 0; k < 3; k++) cells_free(&dims[k]);
     PQclear(res);
     return n;
 }
@@ -368,7 +369,7 @@ int main(int argc, char **argv)
                           : repair ? repair_day(pg, rc, day, offset) : check_day(pg, rc, day, offset);
             if (n < 0) failed = true;
             else total += n;
-            if (n >= 0 && seal && rc && !rc->err && hl_day_start(d + 1, offset) + HL_FIGURES_SETTLED_MS <= hl_now_ms()) {
+            if (n >= 0 && seal && rc && !rc->err && hl_figsums_settled(d, offset, hl_now_ms())) {
                 bool done_ = false;
                 redisReply *rep = hl_figsums_keep(rc, day, &done_);
                 if (rep) freeReplyObject(rep);

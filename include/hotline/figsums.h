@@ -13,10 +13,15 @@
 #define HOTLINE_FIGSUMS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
 #include "hotline/figures.h"
+
+/* Whether the local day `day` (days since 1970-01-01, at offset_min from
+ * UTC) is over by HL_FIGURES_SETTLED_MS at now_ms: its cells are final. */
+bool hl_figsums_settled(int64_t day, int offset_min, int64_t now_ms);
 
 /* Read the day's (YYYY-MM-DD) cells under WATCH and write their sums in one
  * MULTI/EXEC, which Redis refuses when the cells changed meanwhile (a

@@ -38,7 +38,7 @@
 typedef struct {
     int64_t from, to;
     char unit[40], category[64], region[40], channel[16];
-    hl_map_t *regions;        /* region and the regions within it (a filter) */
+    hl_map_t *regions;        /* with region: it and the regions within it (the filter) */
     bool live, csv;
     json_t *out;
     char *text;               /* /metrics: the exposition (malloc) */
@@ -128,7 +128,7 @@ static void add_cell(table_t *t, int group, const stats_t *job, const char *day,
     }
     if (k != 5) return;
     if (!same(part[1], len[1], job->unit) || !hl_category_within(part[2], len[2], job->category) ||
-        !(job->regions ? hl_map_get(job->regions, part[3], len[3]) != NULL : same(part[3], len[3], job->region)) ||
+        (job->regions && !hl_map_get(job->regions, part[3], len[3])) ||
         !same(part[4], len[4], job->channel))
         return;
     if (group == GROUP_DAY) table_add(t, day, strlen(day), part[0], len[0], n);
@@ -208,7 +208,7 @@ static bool live_counts(gw_req_t *r, PGconn *pg, stats_t *job, int64_t d0, int64
         redisReply *rep = NULL;
         if (summed) {
             rep = redisCommand(rc, "HGETALL " HL_FIGURES_UNIT_KEY "%s", day);
-        } else if (want && hl_day_start(d + 1, off) + HL_FIGURES_SETTLED_MS <= now) {
+        } else if (want && hl_figsums_settled(d, off, now)) {
             char key[48];
             snprintf(key, sizeof key, HL_FIGURES_DIMS_KEY "%c:%s", want, day);
             rep = redisCommand(rc, "HGETALL %s", key);
