@@ -108,7 +108,7 @@ static const hl_conf_key_t keys[] = {
      "open connections from one address at most (0: no limit)"},
     {"gateway", "idle_timeout_s", HL_CONF_INT, F(gw_idle_timeout_s), "15", 1, 3600, NULL,
      "a connection silent this long is closed (slow clients)"},
-    {"gateway", "max_headers", HL_CONF_INT, F(gw_max_headers), "32768", 4096, 1048576, NULL,
+    {"gateway", "max_headers", HL_CONF_INT, F(gw_max_headers), "16384", 4096, 1048576, NULL,
      "bytes of request line and headers at most (431 beyond)"},
     {"gateway", "max_body", HL_CONF_INT, F(gw_max_body), "65536", 1024, 16777216, NULL,
      "bytes of request body at most (413 beyond)"},

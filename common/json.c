@@ -1,4 +1,4 @@
-/* json.c - a strict, read-only JSON reader (see json.h). */
+/* json.c - a strict JSON reader and a compact writer (see json.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,4 +334,143 @@ const hl_jv_t *hl_json_get(const hl_jv_t *o, const char *key)
     size_t n = strlen(key);
     hl_json_foreach(o, k, v) if (k->n == n && memcmp(k->str, key, n) == 0) return v;
     return NULL;
+}
+
+/* ------------------------------------------------------------ writing */
+
+void hl_jw_init(hl_jw_t *w, hl_buf_t *out)
+{
+    memset(w, 0, sizeof *w);
+    w->out = out;
+}
+
+/* The comma before a value, unless it follows its key. */
+static void jw_value(hl_jw_t *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->more[w->depth]) hl_buf_putc(w->out, ',');
+    w->more[w->depth] = true;
+}
+
+static void jw_open(hl_jw_t *w, char open, char close)
+{
+    jw_value(w);
+    hl_buf_putc(w->out, open);
+    if (w->depth < HL_JSON_DEPTH) w->depth++;
+    w->more[w->depth] = false;
+    w->close[w->depth] = close;
+}
+
+void hl_jw_object(hl_jw_t *w)
+{
+    jw_open(w, '{', '}');
+}
+
+void hl_jw_array(hl_jw_t *w)
+{
+    jw_open(w, '[', ']');
+}
+
+void hl_jw_end(hl_jw_t *w)
+{
+    if (w->depth == 0) return;
+    hl_buf_putc(w->out, w->close[w->depth]);
+    w->depth--;
+}
+
+/* Bytes that need an escape: what follows the backslash ('u': \u00XX). */
+static const char json_escape[256] = {
+    [0] = 'u', [1] = 'u', [2] = 'u', [3] = 'u', [4] = 'u', [5] = 'u', [6] = 'u', [7] = 'u',
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u', ['\f'] = 'f', ['\r'] = 'r', [14] = 'u', [15] = 'u',
+    [16] = 'u', [17] = 'u', [18] = 'u', [19] = 'u', [20] = 'u', [21] = 'u', [22] = 'u', [23] = 'u',
+    [24] = 'u', [25] = 'u', [26] = 'u', [27] = 'u', [28] = 'u', [29] = 'u', [30] = 'u', [31] = 'u',
+    ['"'] = '"', ['\\'] = '\\'};
+
+static void jw_string(hl_buf_t *b, const char *s, size_t len)
+{
+    hl_buf_reserve(b, len + 2);
+    hl_buf_putc(b, '"');
+    size_t from = 0;
+    for (size_t i = 0; i < len; i++) {
+        char e = json_escape[(unsigned char)s[i]];
+        if (!e) continue;
+        hl_buf_append(b, s + from, i - from);
+        char esc[8] = {'\\', e};
+        size_t n = 2;
+        if (e == 'u') n = (size_t)snprintf(esc, sizeof esc, "\\u%04X", (unsigned char)s[i]);
+        hl_buf_append(b, esc, n);
+        from = i + 1;
+    }
+    hl_buf_append(b, s + from, len - from);
+    hl_buf_putc(b, '"');
+}
+
+void hl_jw_key(hl_jw_t *w, const char *key)
+{
+    jw_value(w);
+    jw_string(w->out, key, strlen(key));
+    hl_buf_putc(w->out, ':');
+    w->after_key = true;
+}
+
+void hl_jw_strn(hl_jw_t *w, const char *s, size_t len)
+{
+    jw_value(w);
+    jw_string(w->out, s, len);
+}
+
+void hl_jw_str(hl_jw_t *w, const char *s)
+{
+    hl_jw_strn(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+void hl_jw_str_or_null(hl_jw_t *w, const char *s)
+{
+    if (s && *s) hl_jw_str(w, s);
+    else hl_jw_null(w);
+}
+
+void hl_jw_int(hl_jw_t *w, int64_t v)
+{
+    jw_value(w);
+    hl_buf_put_i64(w->out, v);
+}
+
+void hl_jw_real(hl_jw_t *w, double v)
+{
+    jw_value(w);
+    if (!isfinite(v)) {
+        hl_buf_puts(w->out, "null"); /* JSON has no NaN or infinity */
+        return;
+    }
+    char t[40];
+    int n = snprintf(t, sizeof t, "%.10g", v);
+    if (n < 0 || (size_t)n >= sizeof t - 2) n = 0;
+    t[n] = '\0';
+    char *e = strchr(t, 'e');
+    if (!e && !strchr(t, '.')) memcpy(t + n, ".0", 3), n += 2;
+    if (e) { /* "1e+21" -> "1e21", "2.5e-05" -> "2.5e-5" */
+        char *d = e + 1, *from = e + 1;
+        if (*from == '-') d = ++from;
+        else if (*from == '+') from++;
+        while (*from == '0' && from[1]) from++;
+        memmove(d, from, strlen(from) + 1);
+        n = (int)strlen(t);
+    }
+    hl_buf_append(w->out, t, (size_t)n);
+}
+
+void hl_jw_bool(hl_jw_t *w, bool v)
+{
+    jw_value(w);
+    hl_buf_puts(w->out, v ? "true" : "false");
+}
+
+void hl_jw_null(hl_jw_t *w)
+{
+    jw_value(w);
+    hl_buf_puts(w->out, "null");
 }

@@ -388,20 +388,36 @@ size_t hl_kbindex_search(const hl_kbindex_t *ix, hl_kbscratch_t *s, const char *
     size_t m = hl_feat_normalize(q, qlen, cps, HL_KB_QUERY_MAX);
     if (m == 0) return 0;
     size_t nk = m >= 2 ? m - 1 : 1;
+    /* The query's distinct bigrams with their counts, in text order, from a
+     * small open-addressing table on the stack (a sort would cost more, and
+     * qsort allocates). */
     uint64_t keys[HL_KB_QUERY_MAX];
-    if (m == 1) keys[0] = (uint64_t)cps[0] << 32;
-    for (size_t i = 0; i + 1 < m; i++) keys[i] = (uint64_t)cps[i] << 32 | (uint64_t)(cps[i + 1] + 1);
-    qsort(keys, nk, sizeof *keys, cmp_u64);
+    uint16_t counts[HL_KB_QUERY_MAX];
+    uint16_t slots[2 * HL_KB_QUERY_MAX]; /* index + 1, 0 = empty */
+    size_t smask = 15;
+    while (smask + 1 < 2 * nk) smask = smask * 2 + 1;
+    memset(slots, 0, (smask + 1) * sizeof *slots);
+    size_t nu = 0;
+    for (size_t i = 0; i < nk; i++) {
+        uint64_t key = m == 1 ? (uint64_t)cps[0] << 32 : (uint64_t)cps[i] << 32 | (uint64_t)(cps[i + 1] + 1);
+        size_t h = (size_t)mix(key) & smask;
+        while (slots[h] && keys[slots[h] - 1] != key) h = (h + 1) & smask;
+        if (slots[h]) {
+            counts[slots[h] - 1]++;
+        } else {
+            keys[nu] = key;
+            counts[nu] = 1;
+            slots[h] = (uint16_t)++nu;
+        }
+    }
 
     float n = (float)ix->nlive;
     float avgq = ix->sum_dlq ? (float)ix->sum_dlq / n : 1.0f;
     float avga = ix->sum_dla ? (float)ix->sum_dla / n : 1.0f;
     float ideal = 0;
     size_t ntouched = 0;
-    for (size_t i = 0; i < nk;) {
-        size_t j = i;
-        while (j < nk && keys[j] == keys[i]) j++;
-        float qtf = (float)(j - i);
+    for (size_t i = 0; i < nu; i++) {
+        float qtf = (float)counts[i];
         const term_t *t = find_term(ix, keys[i]);
         float df = t ? (float)t->df : 0.0f;
         float idf = logf(1.0f + (n - df + 0.5f) / (df + 0.5f));
@@ -421,7 +437,6 @@ size_t hl_kbindex_search(const hl_kbindex_t *ix, hl_kbscratch_t *s, const char *
                 s->acc[p->doc] += w * f;
             }
         }
-        i = j;
     }
     /* The best max, kept sorted (max is small). */
     size_t nh = 0;

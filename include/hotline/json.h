@@ -1,4 +1,5 @@
-/* json.h - a strict, read-only JSON reader for request bodies.
+/* json.h - a strict JSON reader for request bodies, and a writer for the
+ * answers made most often.
  *
  * Why not jansson here: jansson (which the gateway keeps for writing JSON)
  * reads through a per-byte stream callback and allocates every value and a
@@ -23,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hotline/buf.h"
 
 #define HL_JSON_DEPTH 32
 
@@ -70,5 +73,39 @@ const hl_jv_t *hl_json_get(const hl_jv_t *o, const char *key);
 #define hl_json_foreach(o, key, val)                                                                   \
     for (const hl_jv_t *key = (o) + 1, *val = key + 1, *key##_end_ = (o) + (o)->span; key < key##_end_; \
          key = val + val->span, val = key + 1)
+
+/* ------------------------------------------------------------ writing
+ *
+ * Values are appended to a buffer in document order, with no tree and no
+ * allocation per value (jansson, which the rarer answers use, allocates
+ * every value and hashes every key). The writer puts the commas and checks
+ * nothing else: the caller opens and ends what it writes, writes a key before
+ * each member of an object, and passes UTF-8 strings (escaped here as RFC 8259
+ * requires: quote, backslash and control characters). Output is compact and
+ * what jansson writes for the same values: reals as "%.10g", with ".0" when
+ * they would look like integers. */
+typedef struct {
+    hl_buf_t *out;
+    int depth;
+    bool more[HL_JSON_DEPTH + 1]; /* per level: a value was written (a comma comes next) */
+    char close[HL_JSON_DEPTH + 1];
+    bool after_key;
+} hl_jw_t;
+
+/* Start writing one value into out (appended to what it holds). */
+void hl_jw_init(hl_jw_t *w, hl_buf_t *out);
+void hl_jw_object(hl_jw_t *w);
+void hl_jw_array(hl_jw_t *w);
+/* End the innermost object or array. */
+void hl_jw_end(hl_jw_t *w);
+void hl_jw_key(hl_jw_t *w, const char *key);
+void hl_jw_str(hl_jw_t *w, const char *s);
+void hl_jw_strn(hl_jw_t *w, const char *s, size_t len);
+/* A string, or null when s is NULL or empty. */
+void hl_jw_str_or_null(hl_jw_t *w, const char *s);
+void hl_jw_int(hl_jw_t *w, int64_t v);
+void hl_jw_real(hl_jw_t *w, double v);
+void hl_jw_bool(hl_jw_t *w, bool v);
+void hl_jw_null(hl_jw_t *w);
 
 #endif

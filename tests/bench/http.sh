@@ -27,10 +27,16 @@
 # It also prints the CPU each process (wrk too) used per ticket during (b)
 # and the machine's idle share, to show where the time goes.
 #
-# Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off] [-s S.K=V]...
+# The bus between gateway and router runs over ipc:// (Unix sockets) by
+# default, as for a router and gateway on one host (zmq.intake/zmq.events
+# set to ipc:// paths); -b tcp measures it over loopback TCP (the sample
+# config's tcp://127.0.0.1 endpoints), which costs ~5 us more CPU per ticket.
+#
+# Usage: tests/bench/http.sh [-d SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off] [-b ipc|tcp] [-s S.K=V]...
 #   -S: the similar-ticket search done with every POST (gateway.similar)
+#   -b: the bus's transport
 #   -s: one more setting for the router and gateway, e.g. -s postgres.connections=1
-#   (defaults: -d 30 -c 1024 -n 200000 -S on)
+#   (defaults: -d 30 -c 1024 -n 200000 -S on -b ipc)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
@@ -39,15 +45,17 @@ SECS=30
 CONNS=1024
 N=200000
 SIMILAR=on
+BUS=ipc
 SETS=()
-while getopts "d:c:n:S:s:" o; do
+while getopts "d:c:n:S:b:s:" o; do
     case $o in
     d) SECS=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     n) N=$OPTARG ;;
     S) SIMILAR=$OPTARG ;;
+    b) BUS=$OPTARG ;;
     s) SETS+=("$OPTARG") ;;
-    *) sed -n '2,33p' "$0"; exit 2 ;;
+    *) sed -n '2,39p' "$0"; exit 2 ;;
     esac
 done
 
@@ -96,6 +104,7 @@ echo "bodies=$(wc -l <"$T/bodies.jsonl")"
 echo "connections=$CONNS"
 echo "seconds=$SECS"
 echo "similar=$SIMILAR"
+echo "bus=$BUS"
 echo "settings=${SETS[*]:-}"
 
 hl_free_port PG_PORT
@@ -113,12 +122,22 @@ CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
 RAW=$(grep '^raw_pg_rows_per_s=' "$T/raw.out" | cut -d= -f2)
 echo "raw_pg_rows_per_s=$RAW"
 
-hl_write_conf "$T/hotline.conf" /dev/null log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\"" \
+BUSSETS=()
+case $BUS in
+ipc) BUSSETS=("zmq.intake=ipc://$T/intake.sock" "zmq.events=ipc://$T/events.sock") ;;
+tcp) ;;
+*) hl_die "-b takes ipc or tcp" ;;
+esac
+hl_write_conf "$T/hotline.conf" /dev/null "${BUSSETS[@]}" log.level=warn "classify.model=\"$PWD/deploy/models/hotline.model\"" \
     "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.max_connections_per_ip=1024 gateway.similar="$SIMILAR" "${SETS[@]}"
 "$B/router/hotline-router" --config "$T/hotline.conf" 2>"$T/router.log" &
 ROUTER_PID=$!
 PIDS+=($!)
-hl_wait_port "$INTAKE_PORT" 10
+if [ "$BUS" = ipc ]; then
+    for _ in $(seq 100); do [ -S "$T/intake.sock" ] && break; sleep 0.1; done
+else
+    hl_wait_port "$INTAKE_PORT" 10
+fi
 "$B/workers/hotline-gateway" --config "$T/hotline.conf" 2>"$T/gateway.log" &
 GW_PID=$!
 PIDS=($! "${PIDS[@]}")

@@ -308,21 +308,31 @@ static json_t *event_json(gw_req_t *r, const Hotline__Event *e)
     return o;
 }
 
-static json_t *similar_json(gw_req_t *r, const Hotline__Ack *ack, const char *except)
+static void similar_jw(gw_req_t *r, hl_jw_t *w, const Hotline__Ack *ack, const char *except)
 {
-    json_t *a = json_array();
+    hl_jw_array(w);
     for (size_t i = 0; ack && i < ack->n_similar; i++) {
         const Hotline__TicketView *v = ack->similar[i];
         if (except && strcmp(v->ticket, except) == 0) continue;
         char b[40];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:f, s:s, s:s, s:s, s:s}", "ticket", v->ticket, "state",
-                                           state_name(v->state), "similarity",
-                                           (double)(int64_t)((double)v->similarity * 1000.0 + 0.5) / 1000.0, "title",
-                                           v->title, "unit", v->unit, "unit_name",
-                                           gw_refs_unit_name(r->refs, v->unit), "created_at",
-                                           gw_time(r->gw, v->created_at, b)));
+        hl_jw_object(w);
+        hl_jw_key(w, "ticket");
+        hl_jw_str(w, v->ticket);
+        hl_jw_key(w, "state");
+        hl_jw_str(w, state_name(v->state));
+        hl_jw_key(w, "similarity");
+        hl_jw_real(w, (double)(int64_t)((double)v->similarity * 1000.0 + 0.5) / 1000.0);
+        hl_jw_key(w, "title");
+        hl_jw_str(w, v->title);
+        hl_jw_key(w, "unit");
+        hl_jw_str(w, v->unit);
+        hl_jw_key(w, "unit_name");
+        hl_jw_str(w, gw_refs_unit_name(r->refs, v->unit));
+        hl_jw_key(w, "created_at");
+        hl_jw_str(w, gw_time(r->gw, v->created_at, b));
+        hl_jw_end(w);
     }
-    return a;
+    hl_jw_end(w);
 }
 
 /* ------------------------------------------------------------ new tickets */
@@ -449,41 +459,101 @@ static bool intake_of(gw_req_t *r, const hl_jv_t *o, Hotline__Intake *in, Hotlin
 /* Knowledge-base entries for the ticket's text (its title and the head of its
  * body), of any category: the text decides (an entry may be filed under a
  * neighbouring category, or none). */
-static json_t *kb_json(gw_req_t *r, bool answers)
+static void kb_jw(gw_req_t *r, hl_jw_t *w, bool answers)
 {
     const hl_jv_t *t = hl_json_get(r->json.v, "title"), *b = hl_json_get(r->json.v, "body");
     size_t limit = (size_t)r->gw->conf.gw_kb_suggestions;
-    if (!limit) return json_array();
     char q[384]; /* the title and the body's head (~120 characters): enough to match, cheap to score */
-    int n = snprintf(q, sizeof q, "%s %s", t && t->type == HL_JSON_STRING ? t->str : "",
-                     b && b->type == HL_JSON_STRING ? b->str : "");
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof q ? (size_t)n : sizeof q - 1;
-    return gw_kb_suggest(r, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, answers);
+    size_t len = 0;
+    const hl_jv_t *parts[2] = {t, b};
+    for (int i = 0; i < 2; i++) {
+        if (!parts[i] || parts[i]->type != HL_JSON_STRING) continue;
+        if (len && len < sizeof q) q[len++] = ' ';
+        size_t n = parts[i]->n;
+        if (n > sizeof q - len) n = sizeof q - len;
+        memcpy(q + len, parts[i]->str, n);
+        len += n;
+    }
+    if (len == sizeof q) { /* a character cut at the end is left out */
+        size_t lead = len;
+        while (lead > 0 && lead > len - 4 && (q[lead - 1] & 0xC0) == 0x80) lead--;
+        if (lead > 0 && (q[lead - 1] & 0x80)) {
+            unsigned c = (unsigned char)q[lead - 1];
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (len - (lead - 1) < need) len = lead - 1;
+        }
+    }
+    gw_kb_suggest(r, w, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, answers);
 }
 
+static void deadlines_jw(const gw_t *gw, hl_jw_t *w, const Hotline__Deadlines *d)
+{
+    static const char *const names[] = {"sign", "contact", "reply"};
+    int64_t at[] = {d ? d->sign : 0, d ? d->contact : 0, d ? d->reply : 0};
+    hl_jw_object(w);
+    for (int i = 0; i < 3; i++) {
+        char b[40];
+        hl_jw_key(w, names[i]);
+        hl_jw_str_or_null(w, gw_time(gw, at[i], b));
+    }
+    hl_jw_end(w);
+}
+
+/* What the router made of a new ticket (or would make of it: preview). */
+static void intake_jw(gw_req_t *r, hl_jw_t *w, const Hotline__Ack *ack)
+{
+    const gw_category_t *cat = gw_refs_category(r->refs, ack->category);
+    hl_jw_key(w, "state");
+    hl_jw_str(w, state_name(ack->state));
+    hl_jw_key(w, "category");
+    hl_jw_str(w, ack->category);
+    hl_jw_key(w, "category_name");
+    hl_jw_str(w, cat ? cat->name : "");
+    hl_jw_key(w, "confidence");
+    hl_jw_real(w, (double)(int64_t)((double)ack->confidence * 10000.0 + 0.5) / 10000.0);
+    hl_jw_key(w, "unit");
+    hl_jw_str_or_null(w, ack->unit);
+    hl_jw_key(w, "unit_name");
+    hl_jw_str(w, gw_refs_unit_name(r->refs, ack->unit));
+    hl_jw_key(w, "assisting_units");
+    hl_jw_array(w);
+    for (size_t i = 0; i < ack->n_assisting_units; i++) hl_jw_str(w, ack->assisting_units[i]);
+    hl_jw_end(w);
+    hl_jw_key(w, "urgency");
+    hl_jw_str(w, hl_urgency_name(ack->urgency));
+    hl_jw_key(w, "type");
+    hl_jw_str(w, hl_type_name(ack->type));
+    hl_jw_key(w, "deadlines");
+    deadlines_jw(r->gw, w, ack->deadlines);
+}
+
+/* The answers to POST tickets and to a preview are written directly (the
+ * API's most frequent answers: jansson's tree cost a tenth of the gateway's
+ * time per ticket). */
 static void finish_create(gw_req_t *r)
 {
     const Hotline__Ack *ack = r->ans[0] ? r->ans[0]->ack : NULL;
     if (!gw_ack_ok(r, ack, r->timed_out[0])) return;
-    json_t *o = json_object();
-    json_object_set_new(o, "ticket", json_string(ack->ticket));
-    json_object_set_new(o, "state", json_string(state_name(ack->state)));
-    json_object_set_new(o, "category", json_string(ack->category));
-    json_object_set_new(o, "category_name", category_json(r, ack->category));
-    json_object_set_new(o, "confidence", conf_json(ack->confidence));
-    json_object_set_new(o, "unit", *ack->unit ? json_string(ack->unit) : json_null());
-    json_object_set_new(o, "unit_name", json_string(gw_refs_unit_name(r->refs, ack->unit)));
-    json_object_set_new(o, "assisting_units", strings_json(ack->assisting_units, ack->n_assisting_units));
-    json_object_set_new(o, "urgency", json_string(hl_urgency_name(ack->urgency)));
-    json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
-    json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
-    json_object_set_new(o, "duplicates", similar_json(r, ack, ack->ticket));
-    json_object_set_new(o, "kb", kb_json(r, false));
-    json_object_set_new(o, "replayed", json_boolean(ack->replayed));
-    json_object_set_new(o, "version", json_integer(ack->version));
+    hl_buf_t out = HL_BUF_INIT;
+    hl_buf_reserve(&out, 1024);
+    hl_jw_t w;
+    hl_jw_init(&w, &out);
+    hl_jw_object(&w);
+    hl_jw_key(&w, "ticket");
+    hl_jw_str(&w, ack->ticket);
+    intake_jw(r, &w, ack);
+    hl_jw_key(&w, "duplicates");
+    similar_jw(r, &w, ack, ack->ticket);
+    hl_jw_key(&w, "kb");
+    kb_jw(r, &w, false);
+    hl_jw_key(&w, "replayed");
+    hl_jw_bool(&w, ack->replayed);
+    hl_jw_key(&w, "version");
+    hl_jw_int(&w, ack->version);
+    hl_jw_end(&w);
     char loc[96];
     snprintf(loc, sizeof loc, "/api/v1/tickets/%s", ack->ticket);
-    gw_reply_json(r, ack->replayed ? 200 : 201, o);
+    gw_reply_jw(r, ack->replayed ? 200 : 201, &out);
     gw_add_header(r, "Location", loc);
 }
 
@@ -491,20 +561,17 @@ static void finish_preview(gw_req_t *r)
 {
     const Hotline__Ack *ack = r->ans[0] ? r->ans[0]->ack : NULL;
     if (!gw_ack_ok(r, ack, r->timed_out[0])) return;
-    json_t *o = json_object();
-    json_object_set_new(o, "state", json_string(state_name(ack->state)));
-    json_object_set_new(o, "category", json_string(ack->category));
-    json_object_set_new(o, "category_name", category_json(r, ack->category));
-    json_object_set_new(o, "confidence", conf_json(ack->confidence));
-    json_object_set_new(o, "unit", *ack->unit ? json_string(ack->unit) : json_null());
-    json_object_set_new(o, "unit_name", json_string(gw_refs_unit_name(r->refs, ack->unit)));
-    json_object_set_new(o, "assisting_units", strings_json(ack->assisting_units, ack->n_assisting_units));
-    json_object_set_new(o, "urgency", json_string(hl_urgency_name(ack->urgency)));
-    json_object_set_new(o, "type", json_string(hl_type_name(ack->type)));
-    json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, false));
-    json_object_set_new(o, "similar", similar_json(r, ack, NULL));
-    json_object_set_new(o, "kb", kb_json(r, true));
-    gw_reply_json(r, 200, o);
+    hl_buf_t out = HL_BUF_INIT;
+    hl_jw_t w;
+    hl_jw_init(&w, &out);
+    hl_jw_object(&w);
+    intake_jw(r, &w, ack);
+    hl_jw_key(&w, "similar");
+    similar_jw(r, &w, ack, NULL);
+    hl_jw_key(&w, "kb");
+    kb_jw(r, &w, true);
+    hl_jw_end(&w);
+    gw_reply_jw(r, 200, &out);
 }
 
 static void create(gw_req_t *r, bool preview)

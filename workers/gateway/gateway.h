@@ -133,6 +133,7 @@ struct gw_req {
 
 /* Answers (each replaces an earlier one). */
 void gw_reply_json(gw_req_t *r, int status, json_t *body);  /* takes body */
+void gw_reply_jw(gw_req_t *r, int status, hl_buf_t *json);  /* takes json's memory (written by hl_jw_*) */
 void gw_reply_text(gw_req_t *r, int status, const char *ctype, char *data, size_t len); /* takes data (malloc) */
 void gw_reply_static(gw_req_t *r, int status, const char *ctype, const void *data, size_t len); /* borrows data */
 void gw_reply_error(gw_req_t *r, int status, const char *code, const char *fmt, ...) HL_PRINTF(4, 5);
@@ -246,10 +247,10 @@ void gw_kb_free(gw_kb_t **self_p);
 HL_MUSTCHECK int gw_kb_load(gw_kb_t *kb, PGconn *pg, char err[HL_ERR_LEN]);
 /* Read entries ids[0..n) again (published: put; otherwise: removed). */
 HL_MUSTCHECK int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size_t n, char err[HL_ERR_LEN]);
-/* The best entries for q as a JSON array of {id, version, title, score,
- * category[, answer]} (in the request's loop). */
-json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *category, size_t limit, float min_score,
-                      bool answers);
+/* The best entries for q written to w as a JSON array of {id, version,
+ * title, score[, answer], category} (in the request's loop). */
+void gw_kb_suggest(gw_req_t *r, hl_jw_t *w, const char *q, size_t qlen, const char *category, size_t limit,
+                   float min_score, bool answers);
 void gw_kb_api(gw_req_t *r, const char *path);   /* path after /api/v1/kb */
 void gw_stats_api(gw_req_t *r);                  /* GET /api/v1/stats */
 void gw_metrics(gw_req_t *r);                    /* GET /metrics (Prometheus) */

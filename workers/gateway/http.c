@@ -53,6 +53,13 @@ void gw_reply_json(gw_req_t *r, int status, json_t *body)
     gw_reply_text(r, status, "application/json; charset=utf-8", s, strlen(s));
 }
 
+void gw_reply_jw(gw_req_t *r, int status, hl_buf_t *json)
+{
+    if (!json->data) hl_buf_reserve(json, 0);
+    gw_reply_text(r, status, "application/json; charset=utf-8", json->data, json->len);
+    *json = (hl_buf_t)HL_BUF_INIT;
+}
+
 void gw_reply_error(gw_req_t *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -230,10 +237,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         __atomic_add_fetch(&gw->requests, 1, __ATOMIC_RELAXED);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > r->max_body) {
+        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (len > r->max_body) {
             gw_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "the body is over %zu bytes", r->max_body);
             return queue(r);
         }
+        if (len) hl_buf_reserve(&r->body, (size_t)len); /* one allocation, not one per doubling */
         return MHD_YES;
     }
     if (*upload_size) {

@@ -102,25 +102,36 @@ int gw_kb_refresh(gw_kb_t *kb, PGconn *pg, const int64_t *ids, size_t n, char er
 
 /* ------------------------------------------------------------ search */
 
-json_t *gw_kb_suggest(gw_req_t *r, const char *q, size_t qlen, const char *category, size_t limit, float min_score,
-                      bool answers)
+void gw_kb_suggest(gw_req_t *r, hl_jw_t *w, const char *q, size_t qlen, const char *category, size_t limit,
+                   float min_score, bool answers)
 {
     gw_kb_t *kb = r->gw->kb;
     hl_kb_hit_t hits[KB_LIMIT_MAX];
     if (limit > KB_LIMIT_MAX) limit = KB_LIMIT_MAX;
-    json_t *a = json_array();
+    hl_jw_array(w);
     pthread_rwlock_rdlock(&kb->lock);
     size_t n = hl_kbindex_search(kb->ix, gw_loop_kbscratch(r->loop), q, qlen, category, hl_now_ms(), min_score, hits,
                                  limit);
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:I, s:i, s:s, s:f}", "id", (json_int_t)hits[i].id, "version", hits[i].version, "title",
-                              hits[i].title, "score", (double)((int)(hits[i].score * 1000 + 0.5f)) / 1000);
-        if (answers) json_object_set_new(o, "answer", json_string(hits[i].answer));
-        json_object_set_new(o, "category", *hits[i].category ? json_string(hits[i].category) : json_null());
-        json_array_append_new(a, o);
+        hl_jw_object(w);
+        hl_jw_key(w, "id");
+        hl_jw_int(w, hits[i].id);
+        hl_jw_key(w, "version");
+        hl_jw_int(w, hits[i].version);
+        hl_jw_key(w, "title");
+        hl_jw_str(w, hits[i].title);
+        hl_jw_key(w, "score");
+        hl_jw_real(w, (double)((int)(hits[i].score * 1000 + 0.5f)) / 1000);
+        if (answers) {
+            hl_jw_key(w, "answer");
+            hl_jw_str(w, hits[i].answer);
+        }
+        hl_jw_key(w, "category");
+        hl_jw_str_or_null(w, hits[i].category);
+        hl_jw_end(w);
     }
     pthread_rwlock_unlock(&kb->lock);
-    return a;
+    hl_jw_end(w);
 }
 
 static void search(gw_req_t *r)
@@ -146,9 +157,14 @@ static void search(gw_req_t *r)
         gw_reply_error(r, 400, "invalid", "'category' is not a category code");
         return;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "results", gw_kb_suggest(r, q, qlen, cat, (size_t)limit, 0.0f, true));
-    gw_reply_json(r, 200, o);
+    hl_buf_t out = HL_BUF_INIT;
+    hl_jw_t w;
+    hl_jw_init(&w, &out);
+    hl_jw_object(&w);
+    hl_jw_key(&w, "results");
+    gw_kb_suggest(r, &w, q, qlen, cat, (size_t)limit, 0.0f, true);
+    hl_jw_end(&w);
+    gw_reply_jw(r, 200, &out);
 }
 
 /* ------------------------------------------------------------ reads */
