@@ -200,9 +200,14 @@ static const char *state_name(hl_state_t s)
 }
 
 /* A confidence to 4 places (a float has no more). */
+static double conf_round(float c)
+{
+    return (double)(int64_t)((double)c * 10000.0 + 0.5) / 10000.0;
+}
+
 static json_t *conf_json(float c)
 {
-    return json_real((double)(int64_t)((double)c * 10000.0 + 0.5) / 10000.0);
+    return json_real(conf_round(c));
 }
 
 static json_t *time_json(const gw_t *gw, int64_t ms)
@@ -211,13 +216,20 @@ static json_t *time_json(const gw_t *gw, int64_t ms)
     return ms ? json_string(gw_time(gw, ms, b)) : json_null();
 }
 
-static json_t *deadlines_json(const gw_t *gw, const Hotline__Deadlines *d, bool callback)
+/* A ticket's deadlines by name, in the order answers list them; a new
+ * ticket's answer leaves out the callback's (not set until the reply). */
+static const char *const deadline_names[] = {"sign", "contact", "reply", "callback"};
+
+static int64_t deadline_at(const Hotline__Deadlines *d, int i)
+{
+    if (!d) return 0;
+    return i == 0 ? d->sign : i == 1 ? d->contact : i == 2 ? d->reply : d->callback;
+}
+
+static json_t *deadlines_json(const gw_t *gw, const Hotline__Deadlines *d)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "sign", time_json(gw, d ? d->sign : 0));
-    json_object_set_new(o, "contact", time_json(gw, d ? d->contact : 0));
-    json_object_set_new(o, "reply", time_json(gw, d ? d->reply : 0));
-    if (callback) json_object_set_new(o, "callback", time_json(gw, d ? d->callback : 0));
+    for (int i = 0; i < 4; i++) json_object_set_new(o, deadline_names[i], time_json(gw, deadline_at(d, i)));
     return o;
 }
 
@@ -228,10 +240,15 @@ static json_t *strings_json(char **v, size_t n)
     return a;
 }
 
-static json_t *category_json(gw_req_t *r, const char *code)
+static const char *category_name(gw_req_t *r, const char *code)
 {
     const gw_category_t *c = gw_refs_category(r->refs, code);
-    return json_string(c ? c->name : "");
+    return c ? c->name : "";
+}
+
+static json_t *category_json(gw_req_t *r, const char *code)
+{
+    return json_string(category_name(r, code));
 }
 
 /* A ticket as the API shows it. */
@@ -272,7 +289,7 @@ static json_t *view_json(gw_req_t *r, const Hotline__TicketView *v)
     json_object_set_new(o, "created_at", time_json(gw, v->created_at));
     json_object_set_new(o, "updated_at", time_json(gw, v->updated_at));
     json_object_set_new(o, "closed_at", time_json(gw, v->closed_at));
-    json_object_set_new(o, "deadlines", deadlines_json(gw, v->deadlines, true));
+    json_object_set_new(o, "deadlines", deadlines_json(gw, v->deadlines));
     json_object_set_new(o, "overdue", json_boolean(v->overdue));
     json_object_set_new(o, "return_count", json_integer(v->return_count));
     json_object_set_new(o, "reopen_count", json_integer(v->reopen_count));
@@ -301,7 +318,7 @@ static json_t *event_json(gw_req_t *r, const Hotline__Event *e)
     json_object_set_new(o, "reason_code", json_string(e->reason_code));
     json_object_set_new(o, "reason", json_string(e->reason));
     json_object_set_new(o, "unit", json_string(e->unit));
-    json_object_set_new(o, "deadlines", deadlines_json(r->gw, e->deadlines, true));
+    json_object_set_new(o, "deadlines", deadlines_json(r->gw, e->deadlines));
     json_t *p = json_object();
     for (size_t i = 0; i < e->n_payload; i++) json_object_set_new(p, e->payload[i]->key, json_string(e->payload[i]->value));
     json_object_set_new(o, "payload", p);
@@ -488,13 +505,11 @@ static void kb_jw(gw_req_t *r, hl_jw_t *w, bool answers)
 
 static void deadlines_jw(const gw_t *gw, hl_jw_t *w, const Hotline__Deadlines *d)
 {
-    static const char *const names[] = {"sign", "contact", "reply"};
-    int64_t at[] = {d ? d->sign : 0, d ? d->contact : 0, d ? d->reply : 0};
     hl_jw_object(w);
     for (int i = 0; i < 3; i++) {
         char b[40];
-        hl_jw_key(w, names[i]);
-        hl_jw_str_or_null(w, gw_time(gw, at[i], b));
+        hl_jw_key(w, deadline_names[i]);
+        hl_jw_str_or_null(w, gw_time(gw, deadline_at(d, i), b));
     }
     hl_jw_end(w);
 }
@@ -502,15 +517,14 @@ static void deadlines_jw(const gw_t *gw, hl_jw_t *w, const Hotline__Deadlines *d
 /* What the router made of a new ticket (or would make of it: preview). */
 static void intake_jw(gw_req_t *r, hl_jw_t *w, const Hotline__Ack *ack)
 {
-    const gw_category_t *cat = gw_refs_category(r->refs, ack->category);
     hl_jw_key(w, "state");
     hl_jw_str(w, state_name(ack->state));
     hl_jw_key(w, "category");
     hl_jw_str(w, ack->category);
     hl_jw_key(w, "category_name");
-    hl_jw_str(w, cat ? cat->name : "");
+    hl_jw_str(w, category_name(r, ack->category));
     hl_jw_key(w, "confidence");
-    hl_jw_real(w, (double)(int64_t)((double)ack->confidence * 10000.0 + 0.5) / 10000.0);
+    hl_jw_real(w, conf_round(ack->confidence));
     hl_jw_key(w, "unit");
     hl_jw_str_or_null(w, ack->unit);
     hl_jw_key(w, "unit_name");
@@ -815,7 +829,7 @@ static void finish_action(gw_req_t *r)
     json_object_set_new(o, "version", json_integer(ack->version));
     json_object_set_new(o, "unit", *ack->unit ? json_string(ack->unit) : json_null());
     json_object_set_new(o, "assisting_units", strings_json(ack->assisting_units, ack->n_assisting_units));
-    json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines, true));
+    json_object_set_new(o, "deadlines", deadlines_json(r->gw, ack->deadlines));
     json_object_set_new(o, "replayed", json_boolean(ack->replayed));
     json_object_set_new(o, "message", json_string(ack->message));
     gw_reply_json(r, 200, o);
