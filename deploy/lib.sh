@@ -112,6 +112,12 @@ hl_pg_start() {
     # busy intake checkpoints every few minutes, and each checkpoint's final
     # fsyncs stall commits for hundreds of milliseconds.
     opts="$opts -c max_wal_size=8GB -c min_wal_size=1GB -c checkpoint_timeout=15min -c log_checkpoints=on"
+    # Vacuum gently (10 ms pauses instead of 2): after a burst of inserts
+    # autovacuum walks the new pages of tickets, events and their TOAST, and
+    # at full pace its writes (full-page images after a checkpoint) held
+    # commits 50-250 ms; throttled, p99 at half rate in tests/bench/http.sh
+    # went from 40-85 ms to 34-35 ms on the 2-core dev VM.
+    opts="$opts -c autovacuum_vacuum_cost_delay=10ms"
     if [ -z "$durable" ]; then opts="$opts -c fsync=off -c full_page_writes=off"; fi
     # More settings for a session of measurement (e.g. pg_stat_statements).
     opts="$opts ${HL_PG_OPTS:-}"
@@ -165,6 +171,12 @@ protected-mode yes
 dir $dir
 appendonly yes
 appendfsync everysec
+# Rewrite the AOF after 512 MB of it rather than 64: each rewrite forks
+# Redis and writes its data out, which held stream writes 100-170 ms on the
+# 2-core dev VM under load (tests/bench/http.sh). Units delete what they ack,
+# so the data stays small; a 512 MB file reloads in about ten seconds
+# (67 MB of stream writes took 1.2 s here).
+auto-aof-rewrite-min-size 512mb
 save ""
 daemonize no
 pidfile $dir/redis.pid

@@ -62,7 +62,8 @@ typedef struct {
 
 struct abatch {
     abatch_t *next_wait;  /* in the list of batches waiting for Redis */
-    int64_t redis_since_us;
+    int64_t formed_us;    /* when it took its actions */
+    int64_t redis_since_us; /* when it was committed, if it waits for stream writes */
     router_t *r;
     writer_t *w;
     aitem_t **items;
@@ -713,6 +714,7 @@ static void entry_of_ticket(const hl_ticket_t *t, hl_queue_entry_t *e)
 static void complete(abatch_t *b)
 {
     router_t *r = b->r;
+    if (b->redis_since_us) hl__router_stage(r, HL_STAGE_QUEUE, hl_mono_us() - b->redis_since_us);
     if (b->ndispatched && b->outbox_id && b->outbox_id != -1 && !b->redis_failed)
         hl__router_delivered(r, b->outbox_id);
     for (size_t i = 0; i < b->nevs; i++) {
@@ -759,6 +761,8 @@ static void rt2_done(void *arg, int rc, const char *msg)
         batch_failed(b, rc, msg);
         return;
     }
+    int64_t now = hl_mono_us();
+    hl__router_stage(r, HL_STAGE_STORE, now - b->formed_us);
     release(b);
     r->stats.batches++;
     b->redis_failed = !hl_redis_up(r->redis);
@@ -777,7 +781,7 @@ static void rt2_done(void *arg, int rc, const char *msg)
         complete(b);
         return;
     }
-    b->redis_since_us = hl_mono_us();
+    b->redis_since_us = now;
     b->next_wait = r->aredis_wait;
     r->aredis_wait = b;
 }
@@ -794,6 +798,7 @@ static void start_batch(router_t *r, writer_t *w)
     abatch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
+    b->formed_us = hl_mono_us();
     w->abatch = b;
     b->items = hl_malloc(max * sizeof(aitem_t *));
     while (b->n < max && r->apending_head && !(b->n && r->apending_head->solo)) b->items[b->n++] = pop(r);

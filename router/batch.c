@@ -42,7 +42,8 @@ struct batch {
     bool keys_first;         /* on the keys-first path */
     int redis_outstanding;
     bool redis_failed;
-    int64_t redis_since_us;
+    int64_t formed_us;       /* when it took its intakes */
+    int64_t redis_since_us;  /* when it was committed, if it waits for stream writes */
     batch_t *next;           /* in the list of batches waiting for Redis */
 };
 
@@ -99,6 +100,7 @@ static void batch_failed(batch_t *b, int rc, const char *msg)
 static void batch_complete(batch_t *b)
 {
     router_t *r = b->r;
+    if (b->redis_since_us) hl__router_stage(r, HL_STAGE_QUEUE, hl_mono_us() - b->redis_since_us);
     if (b->nnew && !b->redis_failed) hl__router_delivered(r, b->batch_id);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
@@ -173,6 +175,8 @@ static void xadd_cb(redisAsyncContext *c, void *reply, void *privdata)
 static void batch_deliver(batch_t *b)
 {
     router_t *r = b->r;
+    int64_t now = hl_mono_us();
+    hl__router_stage(r, HL_STAGE_STORE, now - b->formed_us);
     release_writer(b);
     r->stats.batches++;
     b->redis_failed = !hl_redis_up(r->redis);
@@ -189,7 +193,7 @@ static void batch_deliver(batch_t *b)
         batch_complete(b);
         return;
     }
-    b->redis_since_us = hl_mono_us();
+    b->redis_since_us = now;
     b->next = r->redis_wait;
     r->redis_wait = b;
 }
@@ -446,6 +450,7 @@ static void start_batch(router_t *r, writer_t *w)
     batch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
+    b->formed_us = hl_mono_us();
     w->batch = b;
     b->items = hl_malloc(max * sizeof(item_t *));
     while (b->n < max && r->pending_head && !(b->n && r->pending_head->solo))

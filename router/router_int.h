@@ -39,6 +39,11 @@ typedef struct {
     float score;
 } hl_simhit_t;
 typedef struct batch batch_t;
+/* How long a stage of the write path took, over a stats interval. */
+typedef struct {
+    int64_t n, sum_us, max_us;
+} hl_stage_t;
+enum { HL_STAGE_STORE, HL_STAGE_QUEUE }; /* formed -> committed; committed -> stream writes answered */
 typedef struct aitem aitem_t;
 typedef struct abatch abatch_t;
 typedef struct hl_router router_t;
@@ -133,6 +138,7 @@ struct hl_router {
     bool shutting_down;
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
+    hl_stage_t stages[2];    /* write transactions' times since the last stats line */
     int timers[5];
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
     /* Live figures counted since the last flush: per day's hash, field -> n. */
@@ -159,6 +165,8 @@ void hl__router_publish(router_t *r, const item_t *it);
 void hl__router_push_pending(router_t *r, item_t *it, bool front);
 item_t *hl__router_pop_pending(router_t *r);
 void hl__router_delivered(router_t *r, int64_t batch_id);
+/* A write transaction's stage took us microseconds (for the stats line). */
+void hl__router_stage(router_t *r, int stage, int64_t us);
 
 /* batch.c */
 void hl__batch_start_all(router_t *r);     /* start batches while writers and ids allow */

@@ -196,10 +196,23 @@ io:
 int hl_client_ack(hl_client_t *c, const char *id, char err[HL_ERR_LEN])
 {
     if (!c->redis) return HL_EINVAL;
-    redisReply *r = redisCommand(c->redis, "XACK %s " GROUP " %s", c->key, id);
-    int rc = redis_ok(r) ? 0 : HL_EIO;
-    if (rc) snprintf(err, HL_ERR_LEN, "redis: %s", r ? r->str : c->redis->errstr);
-    if (r) freeReplyObject(r);
+    /* Acked, the entry is deleted too (one round trip): a stream holds what
+     * is still to be handled, not every ticket the unit ever had. */
+    int rc = 0;
+    redisAppendCommand(c->redis, "XACK %s " GROUP " %s", c->key, id);
+    redisAppendCommand(c->redis, "XDEL %s %s", c->key, id);
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c->redis, (void **)&r) != REDIS_OK) {
+            snprintf(err, HL_ERR_LEN, "redis: %s", c->redis->errstr);
+            return HL_EIO;
+        }
+        if (!redis_ok(r) && rc == 0) {
+            snprintf(err, HL_ERR_LEN, "redis: %s", r ? r->str : "no reply");
+            rc = HL_EIO;
+        }
+        if (r) freeReplyObject(r);
+    }
     return rc;
 }
 

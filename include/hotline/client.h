@@ -68,7 +68,8 @@ void hl_client_destroy(hl_client_t **self_p);
  * ones waiting up to block_ms (0: do not wait). Returns 1 with *msg filled,
  * 0 when there is none, HL_EIO with err filled. */
 HL_MUSTCHECK int hl_client_next(hl_client_t *c, hl_queue_msg_t *msg, int block_ms, char err[HL_ERR_LEN]);
-/* Done with an entry (XACK). Returns 0 or HL_EIO. */
+/* Done with an entry: XACK, then XDEL (a stream keeps only what is still
+ * to be handled; a consumer of its own must do the same). Returns 0 or HL_EIO. */
 HL_MUSTCHECK int hl_client_ack(hl_client_t *c, const char *id, char err[HL_ERR_LEN]);
 
 /* Do an action on a ticket. On 0, *answer is the router's Ack envelope

@@ -30,6 +30,7 @@ office consume --count 10 --wait 30 \
 check "dispatched from the queue" "$(grep -c ' DISPATCHED ' "$T/dispatch.out")" 10
 check "ten tickets at WATER" "$(hl_sql "SELECT count(*) FROM tickets t JOIN intake_keys k ON k.ticket_id = t.id WHERE k.key LIKE 'cli-%' AND t.unit = 'WATER' AND t.state = 'DISPATCHED'")" 10
 check "office queue drained" "$(hl_redis XPENDING hl:q:dispatch hotline | head -1)" 0
+check "acked entries deleted" "$(hl_redis XLEN hl:q:dispatch)" 0
 
 echo "# a unit consumer crashes before acking; the entries come back, handled once"
 cat >"$T/handler.sh" <<'EOF'
