@@ -533,10 +533,11 @@ static int top_similar(const hl_simset_t *s, const hl_simsig_t *probe, int best[
 {
     int n = 0;
     for (int i = 0; i < s->n; i++) {
-        double d = hl_simsig_dice(probe, &s->t[i].sig);
+        const hl_simticket_t *t = hl__simset_at(s, i);
+        double d = hl_simsig_dice(probe, &t->sig);
         if (d < SIMILAR_MIN || (n == HL_SIMILAR_MAX && d <= score[n - 1])) continue;
         bool dup = false;
-        for (int k = 0; k < n && !dup; k++) dup = strcmp(s->t[best[k]].ticket, s->t[i].ticket) == 0;
+        for (int k = 0; k < n && !dup; k++) dup = strcmp(hl__simset_at(s, best[k])->ticket, t->ticket) == 0;
         if (dup) continue;
         int at = n < HL_SIMILAR_MAX ? n++ : n - 1;
         while (at > 0 && score[at - 1] < d) {
@@ -561,7 +562,7 @@ static void similar_of(item_t *it, const hl_simset_t *s)
     if (!n) return;
     it->sim = hl_calloc((size_t)n, sizeof *it->sim);
     for (int k = 0; k < n; k++) {
-        const hl_simticket_t *c = &s->t[best[k]];
+        const hl_simticket_t *c = hl__simset_at(s, best[k]);
         hl_simhit_t *h = &it->sim[k];
         snprintf(h->ticket, sizeof h->ticket, "%s", c->ticket);
         snprintf(h->unit, sizeof h->unit, "%s", c->unit);
@@ -904,7 +905,7 @@ void hl__query_preview(router_t *r, const reply_to_t *to, hl_envelope_t **envp, 
     double score[HL_SIMILAR_MAX];
     int n = top_similar(set, &q->probe, best, score);
     for (int k = 0; k < n; k++) {
-        const hl_simticket_t *c = &set->t[best[k]];
+        const hl_simticket_t *c = hl__simset_at(set, best[k]);
         Hotline__TicketView *v = keep_block(q, sizeof *v);
         hotline__ticket_view__init(v);
         v->ticket = keep_str(q, c->ticket);

@@ -205,8 +205,14 @@ typedef struct {
     bool refreshing;           /* a read from PostgreSQL is under way */
     item_t *waiting;           /* intakes waiting for that read (linked by next) */
     int n;
+    int head;                  /* t[head] is the newest: a ring, so adding one moves none */
     hl_simticket_t t[HL_SIMCACHE_MAX];
 } hl_simset_t;
+/* The i-th newest ticket of a set (0 <= i < n). */
+static inline hl_simticket_t *hl__simset_at(const hl_simset_t *s, int i)
+{
+    return (hl_simticket_t *)&s->t[(s->head + i) % HL_SIMCACHE_MAX];
+}
 /* The set for key, or NULL. */
 hl_simset_t *hl__simcache_find(router_t *r, const char *key);
 /* The set to use for a preview: fresh, or stale while another preview's

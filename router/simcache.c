@@ -24,7 +24,7 @@ struct hl_simcache {
 /* Frees the tickets from index `from` on. */
 static void clear_from(hl_simset_t *s, int from)
 {
-    for (int i = from; i < s->n; i++) hl_free(s->t[i].title);
+    for (int i = from; i < s->n; i++) hl_free(hl__simset_at(s, i)->title);
     s->n = from < s->n ? from : s->n;
 }
 
@@ -70,7 +70,7 @@ hl_simset_t *hl__simcache_reset(router_t *r, const char *key, int64_t now_ms, in
 {
     hl_simset_t *s = make(r, key);
     int keep = 0;
-    while (keep < s->n && s->t[keep].created_at >= keep_since_ms) keep++;
+    while (keep < s->n && hl__simset_at(s, keep)->created_at >= keep_since_ms) keep++;
     clear_from(s, keep);
     s->fetched_ms = now_ms;
     s->refreshing = false;
@@ -86,7 +86,7 @@ void hl__simcache_add(router_t *r, const char *key, const hl_simticket_t *t, boo
     }
     if (!front) {
         for (int i = 0; i < s->n; i++) {
-            if (strcmp(s->t[i].ticket, t->ticket) == 0) {
+            if (strcmp(hl__simset_at(s, i)->ticket, t->ticket) == 0) {
                 hl_free(t->title);
                 return;
             }
@@ -94,10 +94,10 @@ void hl__simcache_add(router_t *r, const char *key, const hl_simticket_t *t, boo
     }
     if (front) {
         if (s->n == HL_SIMCACHE_MAX) clear_from(s, s->n - 1);
-        memmove(&s->t[1], &s->t[0], (size_t)s->n * sizeof s->t[0]);
-        s->t[0] = *t;
+        s->head = (s->head + HL_SIMCACHE_MAX - 1) % HL_SIMCACHE_MAX;
+        s->t[s->head] = *t;
     } else if (s->n < HL_SIMCACHE_MAX) {
-        s->t[s->n] = *t;
+        *hl__simset_at(s, s->n) = *t;
     } else {
         hl_free(t->title);
         return;

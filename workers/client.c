@@ -198,10 +198,18 @@ int hl_client_ack(hl_client_t *c, const char *id, char err[HL_ERR_LEN])
     if (!c->redis) return HL_EINVAL;
     /* Acked, the entry is deleted too (one round trip): a stream holds what
      * is still to be handled, not every ticket the unit ever had. */
-    int rc = 0;
-    redisAppendCommand(c->redis, "XACK %s " GROUP " %s", c->key, id);
-    redisAppendCommand(c->redis, "XDEL %s %s", c->key, id);
-    for (int i = 0; i < 2; i++) {
+    int rc = 0, sent = 0;
+    if (redisAppendCommand(c->redis, "XACK %s " GROUP " %s", c->key, id) == REDIS_OK) {
+        sent++;
+        if (redisAppendCommand(c->redis, "XDEL %s %s", c->key, id) == REDIS_OK) sent++;
+    }
+    if (sent < 2) {
+        /* Out of memory while formatting: read what was sent, so the
+         * connection stays in step, and report the ack as failed. */
+        snprintf(err, HL_ERR_LEN, "redis: %s", c->redis->errstr[0] ? c->redis->errstr : "out of memory");
+        rc = HL_EIO;
+    }
+    for (int i = 0; i < sent; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c->redis, (void **)&r) != REDIS_OK) {
             snprintf(err, HL_ERR_LEN, "redis: %s", c->redis->errstr);
