@@ -910,7 +910,7 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->timers[0] = hl_loop_timer(loop, 100, 100, expire_pending, r);
     r->timers[1] = hl_loop_timer(loop, conf->outbox_sweep_ms, conf->outbox_sweep_ms, outbox_cb, r);
     r->timers[2] = hl_loop_timer(loop, 250, 250, redis_watchdog, r);
-    r->timers[3] = hl_loop_timer(loop, 10000, 10000, stats_cb, r);
+    r->timers[3] = hl_loop_timer(loop, conf->stats_ms, conf->stats_ms, stats_cb, r);
     r->timers[4] = hl_loop_timer(loop, 6 * 3600 * 1000, 6 * 3600 * 1000, partitions_cb, r);
     return r;
 }

@@ -48,6 +48,7 @@ typedef struct hl_conf {
     char *dispatch_queue;        /* stream name suffix of the human dispatch queue */
     char *default_region;        /* region used when an intake names none */
     int64_t live_figures;        /* 1: count events in Redis as they happen */
+    int64_t stats_ms;            /* how often the stats line is logged (info) */
     /* [classify] */
     char *classify_model;        /* trained model file; "" = keyword rules only */
     /* [lifecycle] */

@@ -7,7 +7,7 @@ source "$(dirname "$0")/harness.sh"
 
 N=${HL_FAULT_COUNT:-20000}
 hl_test_stores_up
-hl_test_router_start
+hl_test_router_start -s router.stats_ms=500
 
 # wait_rows SQL MIN: wait (up to 30 s) until the query returns at least MIN.
 wait_rows() {
@@ -39,7 +39,7 @@ hl_test_router_kill9
 echo "killed the router with $(hl_sql "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'kill-%'") of $N stored"
 sleep 0.5
 mv "$T/router.log" "$T/router-killed.log"
-hl_test_router_start
+hl_test_router_start -s router.stats_ms=500
 wait $LG || true
 verify_run "$T/kill.out" "after kill -9" kill
 check_ge "retries were needed" "$(kv "$T/kill.out" retries)" 1
@@ -77,3 +77,23 @@ check "no probe stored" "$(hl_sql "SELECT count(*) FROM tickets WHERE idempotenc
 echo "# the router kept serving throughout"
 hl_loadgen -n 100 --prefix end --verify -q >"$T/end.out"
 check "a final run" "$(kv "$T/end.out" acked)/$(kv "$T/end.out" lost)" 100/0
+
+echo "# the stats line (every router.stats_ms): counters, then the batches' times"
+grep 'stats: received' "$T/router.log" >"$T/stats.lines" || true
+check_ge "stats lines logged" "$(wc -l <"$T/stats.lines")" 2
+check "store_ms and queue_ms read average/worst, the average never above the worst, some batch timed" \
+    "$(python3 - "$T/stats.lines" <<'PY'
+import re, sys
+seen, bad = 0, []
+for line in open(sys.argv[1]):
+    m = re.search(r"stored (\d+) .* store_ms ([\d.]+)/([\d.]+) queue_ms ([\d.]+)/([\d.]+)$", line.strip())
+    if not m:
+        bad.append(line.strip()[-80:])
+        continue
+    sa, sw, qa, qw = map(float, m.groups()[1:])
+    if sa > sw or qa > qw:
+        bad.append(line.strip()[-80:])
+    seen += sw > 0 and qw > 0
+print("ok" if seen and not bad else "timed %d, bad %s" % (seen, bad[:2]))
+PY
+)" ok
