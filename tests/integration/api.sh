@@ -162,8 +162,10 @@ check "rate limited per address (5 a minute)" "$ST" 429
 check "Retry-After" "$([ -n "$(header Retry-After)" ] && echo yes)" yes
 
 echo "# a token's rate"
-codes=""
-for _ in 1 2 3 4 5; do req GET /api/v1/me "$SLOW"; codes="$codes $ST"; done
+# Five requests on one connection, a few ms apart (five curls took over half a second on a
+# loaded machine, and the bucket refilled in between).
+codes=$(curl -s -o /dev/null -w '%{http_code} ' -H "Authorization: Bearer $SLOW" \
+    "$U/api/v1/me" "$U/api/v1/me" "$U/api/v1/me" "$U/api/v1/me" "$U/api/v1/me")
 check "2 per second: the rest 429" "$(echo "$codes" | grep -o 429 | wc -l)" 3
 
 echo "# confidential tickets"

@@ -26,6 +26,8 @@ check "still 2000 tickets" "$(hl_sql "SELECT count(*) FROM tickets")" 2000
 check "verified again" "$(kv "$T/run2.out" mismatched)/$(kv "$T/run2.out" lost)" 0/0
 
 echo "# what was stored"
+check "long values compressed with lz4 (migration 019)" \
+    "$(hl_sql "SHOW default_toast_compression")/$(hl_sql "CREATE TEMP TABLE lz (t text); INSERT INTO lz VALUES (repeat('小区路灯坏了一周', 2000)); SELECT pg_column_compression(t) FROM lz")" lz4/lz4
 check "PII kept out of tickets" "$(hl_sql "SELECT count(*) FROM tickets t JOIN pii_vault p ON p.ticket_id = t.id WHERE t.body LIKE '%' || p.phone || '%'")" 0
 check "requesters in the vault" "$(hl_sql "SELECT count(*) > 1500 FROM pii_vault")" t
 check "every dispatched ticket has a unit" "$(hl_sql "SELECT count(*) FROM tickets WHERE state = 'DISPATCHED' AND unit IS NULL")" 0
