@@ -77,3 +77,11 @@ uint32_t hl_utf8_next(const char *str, size_t len, size_t *i)
     *i += need + 1;
     return cp;
 }
+
+size_t hl_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (max >= len) return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return n;
+}

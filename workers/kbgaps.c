@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hotline/utf8.h"
 #include "hotline/alloc.h"
 #include "hotline/kbgaps.h"
 #include "hotline/similar.h"
@@ -73,12 +74,7 @@ static const char *unit_of(const hl_kbgap_msg_t *m) { return m->unit; }
 #define QUERY_BYTES 90
 static const char *query_of(const hl_kbgap_msg_t *m, size_t *len)
 {
-    size_t n = strlen(m->text);
-    if (n > QUERY_BYTES) {
-        n = QUERY_BYTES;
-        while (n > 0 && ((unsigned char)m->text[n] & 0xC0) == 0x80) n--;
-    }
-    *len = n;
+    *len = hl_utf8_cut(m->text, strlen(m->text), QUERY_BYTES);
     return m->text;
 }
 

@@ -173,8 +173,7 @@ static int load_csv(lg_t *g)
             g->texts = hl_realloc(g->texts, cap * sizeof(text_t));
         }
         /* Keep under the router's default text limit. */
-        size_t blen = row.len[body] > 30000 ? 30000 : row.len[body];
-        while (blen && ((unsigned char)row.field[body][blen] & 0xC0) == 0x80) blen--;
+        size_t blen = hl_utf8_cut(row.field[body], row.len[body], 30000);
         g->texts[g->ntexts].title =
             hl_strndup(title >= 0 ? row.field[title] : "", title >= 0 && row.len[title] < 500 ? row.len[title] : 0);
         g->texts[g->ntexts].body = hl_strndup(row.field[body], blen);

@@ -40,11 +40,35 @@ static void test_invalid(void **state)
     assert_false(V("abcdefgh\0ijklmnop"));   /* NUL inside an 8-byte word */
 }
 
+static void test_cut(void **state)
+{
+    (void)state;
+    const char *s = "ab小区路灯"; /* 2 + 4 x 3 bytes */
+    size_t len = strlen(s);
+    assert_int_equal(hl_utf8_cut(s, len, 100), len);
+    assert_int_equal(hl_utf8_cut(s, len, len), len);
+    assert_int_equal(hl_utf8_cut(s, len, 2), 2);
+    assert_int_equal(hl_utf8_cut(s, len, 3), 2); /* inside 小 */
+    assert_int_equal(hl_utf8_cut(s, len, 4), 2);
+    assert_int_equal(hl_utf8_cut(s, len, 5), 5);
+    assert_int_equal(hl_utf8_cut(s, len, 13), 11);
+    assert_int_equal(hl_utf8_cut(s, len, 0), 0);
+    assert_int_equal(hl_utf8_cut("\xF0\x9F\x98\x80", 4, 3), 0); /* a 4-byte character */
+    /* Every cut of a mixed text is a prefix of whole characters. */
+    const char *m = "x\xC3\xA9\xE8\xB7\xAF\xF0\x9F\x98\x80y";
+    for (size_t max = 0; max <= strlen(m); max++) {
+        size_t n = hl_utf8_cut(m, strlen(m), max);
+        assert_true(n <= max);
+        assert_true(hl_utf8_valid(m, n));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -486,19 +486,9 @@ static void kb_jw(gw_req_t *r, hl_jw_t *w, bool answers)
     for (int i = 0; i < 2; i++) {
         if (!parts[i] || parts[i]->type != HL_JSON_STRING) continue;
         if (len && len < sizeof q) q[len++] = ' ';
-        size_t n = parts[i]->n;
-        if (n > sizeof q - len) n = sizeof q - len;
+        size_t n = hl_utf8_cut(parts[i]->str, parts[i]->n, sizeof q - len); /* whole characters */
         memcpy(q + len, parts[i]->str, n);
         len += n;
-    }
-    if (len == sizeof q) { /* a character cut at the end is left out */
-        size_t lead = len;
-        while (lead > 0 && lead > len - 4 && (q[lead - 1] & 0xC0) == 0x80) lead--;
-        if (lead > 0 && (q[lead - 1] & 0x80)) {
-            unsigned c = (unsigned char)q[lead - 1];
-            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (len - (lead - 1) < need) len = lead - 1;
-        }
     }
     gw_kb_suggest(r, w, q, len, NULL, limit, (float)r->gw->conf.gw_kb_min_score, answers);
 }
