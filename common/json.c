@@ -447,15 +447,16 @@ void hl_jw_real(hl_jw_t *w, double v)
         return;
     }
     char t[40];
-    /* Most reals written are rounded to thousandths (scores, confidences):
-     * those are written without printf, byte for byte as below ("%.10g"
-     * gives k/1000 exactly for |k| < 10^10, 0.001 and up). */
-    double k = nearbyint(v * 1000.0);
-    if (k != 0 && fabs(k) < 1e10 && k / 1000.0 == v) {
-        uint64_t u = (uint64_t)fabs(k), ip = u / 1000, fp = u % 1000;
+    /* Most reals written are rounded to thousandths (scores) or ten-
+     * thousandths (confidences): those are written without printf, byte for
+     * byte as below ("%.10g" gives k/10000 exactly for |k| < 10^10, 0.0001
+     * and up). */
+    double k = nearbyint(v * 10000.0);
+    if (k != 0 && fabs(k) < 1e10 && k / 10000.0 == v) {
+        uint64_t u = (uint64_t)fabs(k), ip = u / 10000, fp = u % 10000;
         char *p = t + sizeof t, *end = p;
         if (fp) {
-            int digits = 3;
+            int digits = 4;
             while (fp % 10 == 0) fp /= 10, digits--;
             for (int d = 0; d < digits; d++) *--p = (char)('0' + fp % 10), fp /= 10;
         } else {

@@ -52,7 +52,7 @@ size_t hl_utf8_count(const char *str, size_t len)
     return n;
 }
 
-uint32_t hl_utf8_next(const char *str, size_t len, size_t *i)
+uint32_t hl__utf8_next_slow(const char *str, size_t len, size_t *i)
 {
     const unsigned char *s = (const unsigned char *)str;
     unsigned c = s[*i];

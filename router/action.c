@@ -714,7 +714,7 @@ static void entry_of_ticket(const hl_ticket_t *t, hl_queue_entry_t *e)
 static void complete(abatch_t *b)
 {
     router_t *r = b->r;
-    if (b->redis_since_us) hl__router_stage(r, HL_STAGE_QUEUE, hl_mono_us() - b->redis_since_us);
+    if (b->redis_since_us) (void)hl__router_stage(r, HL_STAGE_QUEUE, b->redis_since_us);
     if (b->ndispatched && b->outbox_id && b->outbox_id != -1 && !b->redis_failed)
         hl__router_delivered(r, b->outbox_id);
     for (size_t i = 0; i < b->nevs; i++) {
@@ -761,8 +761,7 @@ static void rt2_done(void *arg, int rc, const char *msg)
         batch_failed(b, rc, msg);
         return;
     }
-    int64_t now = hl_mono_us();
-    hl__router_stage(r, HL_STAGE_STORE, now - b->formed_us);
+    int64_t now = hl__router_stage(r, HL_STAGE_STORE, b->formed_us);
     release(b);
     r->stats.batches++;
     b->redis_failed = !hl_redis_up(r->redis);

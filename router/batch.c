@@ -100,7 +100,7 @@ static void batch_failed(batch_t *b, int rc, const char *msg)
 static void batch_complete(batch_t *b)
 {
     router_t *r = b->r;
-    if (b->redis_since_us) hl__router_stage(r, HL_STAGE_QUEUE, hl_mono_us() - b->redis_since_us);
+    if (b->redis_since_us) (void)hl__router_stage(r, HL_STAGE_QUEUE, b->redis_since_us);
     if (b->nnew && !b->redis_failed) hl__router_delivered(r, b->batch_id);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
@@ -175,8 +175,7 @@ static void xadd_cb(redisAsyncContext *c, void *reply, void *privdata)
 static void batch_deliver(batch_t *b)
 {
     router_t *r = b->r;
-    int64_t now = hl_mono_us();
-    hl__router_stage(r, HL_STAGE_STORE, now - b->formed_us);
+    int64_t now = hl__router_stage(r, HL_STAGE_STORE, b->formed_us);
     release_writer(b);
     r->stats.batches++;
     b->redis_failed = !hl_redis_up(r->redis);

@@ -20,23 +20,8 @@ size_t hl_feat_capacity(const hl_feat_cfg_t *cfg, size_t len)
     return 2 * chars * (size_t)(cfg->nmax - cfg->nmin + 1); /* a title counts twice */
 }
 
-/* hl_utf8_next, with its two common cases inline: ASCII and a well-formed
- * three-byte sequence (all of CJK). Same results for every input. */
-static inline uint32_t decode(const unsigned char *s, size_t len, size_t *i)
+static uint32_t decode(const unsigned char *s, size_t len, size_t *i)
 {
-    size_t k = *i;
-    unsigned c = s[k];
-    if (c < 0x80) {
-        *i = k + 1;
-        return c;
-    }
-    if ((c & 0xF0) == 0xE0 && k + 2 < len && (s[k + 1] & 0xC0) == 0x80 && (s[k + 2] & 0xC0) == 0x80) {
-        uint32_t cp = (c & 0x0Fu) << 12 | (s[k + 1] & 0x3Fu) << 6 | (s[k + 2] & 0x3Fu);
-        if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
-            *i = k + 3;
-            return cp;
-        }
-    }
     return hl_utf8_next((const char *)s, len, i);
 }
 

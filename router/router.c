@@ -607,12 +607,14 @@ static void outbox_cb(hl_loop_t *loop, void *arg)
     hl__outbox_tick(arg);
 }
 
-void hl__router_stage(router_t *r, int stage, int64_t us)
+int64_t hl__router_stage(router_t *r, int stage, int64_t since_us)
 {
+    int64_t now = hl_mono_us(), us = now - since_us;
     hl_stage_t *s = &r->stages[stage];
     s->n++;
     s->sum_us += us;
     if (us > s->max_us) s->max_us = us;
+    return now;
 }
 
 static void stats_cb(hl_loop_t *loop, void *arg)

@@ -165,8 +165,9 @@ void hl__router_publish(router_t *r, const item_t *it);
 void hl__router_push_pending(router_t *r, item_t *it, bool front);
 item_t *hl__router_pop_pending(router_t *r);
 void hl__router_delivered(router_t *r, int64_t batch_id);
-/* A write transaction's stage took us microseconds (for the stats line). */
-void hl__router_stage(router_t *r, int stage, int64_t us);
+/* A write transaction's stage, begun at since_us (hl_mono_us), ends now:
+ * counted for the stats line. Returns now. */
+int64_t hl__router_stage(router_t *r, int stage, int64_t since_us);
 
 /* batch.c */
 void hl__batch_start_all(router_t *r);     /* start batches while writers and ids allow */

@@ -302,18 +302,22 @@ static void test_writer(void **state)
     hl_buf_free(&out);
 }
 
-/* Reals rounded to thousandths take a path without printf: the same bytes
- * as jansson's for every such value over a wide range, and around it. */
+/* Reals rounded to thousandths or ten-thousandths take a path without
+ * printf: the same bytes as jansson's for every such value over a wide
+ * range, and around it. */
 static void test_writer_thousandths(void **state)
 {
     (void)state;
-    static const double extra[] = {0.0, -0.0, 0.0005, 1e-4, 0.0015, 0.1 + 0.2, 9999999.999,
-                                   1e7, 1e10, 12345678.9, -0.001, 2.675, 1.0 / 3};
+    static const double extra[] = {0.0, -0.0, 0.0005, 1e-4, 0.00015, 0.1 + 0.2, 9999999.999,
+                                   1e7, 1e10, 12345678.9, -0.001, 2.675, 1.0 / 3, 999999.9999,
+                                   1e6, 0.9773, 5e-5};
     hl_buf_t out = HL_BUF_INIT;
     hl_jw_t w;
     for (int64_t k = -300000; k <= 300000 + (int64_t)(sizeof extra / sizeof *extra); k++) {
         double v = k <= 300000 ? (double)k / 1000.0 : extra[k - 300001];
         if (k > 150000 && k <= 300000) v = (double)(k * 977) / 1000.0; /* up to ~3e5 */
+        if (k < -150000) v = (double)(k + 150000) / 10000.0;           /* ten-thousandths */
+        if (k > 0 && k <= 150000 && k % 2) v = (double)k / 10000.0;
         hl_buf_reset(&out);
         hl_jw_init(&w, &out);
         hl_jw_real(&w, v);
