@@ -571,6 +571,13 @@ bool hl__router_storage_up(const router_t *r)
     return any_writer_up(r);
 }
 
+bool hl__router_writing(const router_t *r)
+{
+    for (int i = 0; i < r->nwriters; i++)
+        if (r->writers[i].batch || r->writers[i].abatch) return true;
+    return false;
+}
+
 writer_t *hl__router_idle_writer(router_t *r)
 {
     for (int i = 0; i < r->nwriters; i++) {

@@ -156,6 +156,7 @@ void hl__router_count_flush(router_t *r);
 int hl__router_send(router_t *r, const reply_to_t *to, const Hotline__Ack *ack);
 bool hl__router_storage_up(const router_t *r);
 writer_t *hl__router_idle_writer(router_t *r);
+bool hl__router_writing(const router_t *r); /* a batch of either kind in flight */
 /* Publish (and count) an event of a ticket changed by an action (a may be
  * NULL); history: what the ticket had been through at it (HL_FIGURES_*). */
 void hl__router_publish_ticket(router_t *r, const hl_ticket_t *t, const char *kind, hl_state_t from,
