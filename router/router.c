@@ -957,6 +957,7 @@ void hl_router_destroy(hl_router_t **self_p)
     hl__action_fail_pending(r, "router stopped; retry");
     for (int i = 0; i < 5; i++) hl_loop_cancel(r->loop, r->timers[i]);
     hl_loop_cancel(r->loop, r->reload_timer);
+    hl_loop_cancel(r->loop, r->hold_timer);
     /* Batches still in flight are answered TRY_LATER through their callbacks. */
     for (int i = 0; i < r->nwriters; i++) hl_pg_destroy(&r->writers[i].pg);
     hl_pg_destroy(&r->control);

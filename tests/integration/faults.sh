@@ -78,6 +78,34 @@ echo "# the router kept serving throughout"
 hl_loadgen -n 100 --prefix end --verify -q >"$T/end.out"
 check "a final run" "$(kv "$T/end.out" acked)/$(kv "$T/end.out" lost)" 100/0
 
+echo "# a batch held up by a row lock: a lone intake does not wait for it (router.batch_wait_ms)"
+# While one writer's batch is in flight, the other holds back fewer than
+# router.batch_min intakes for a bigger batch, but no longer than
+# router.batch_wait_ms (50 ms): an action stuck on a locked ticket must not
+# keep a new intake waiting until the lock goes.
+hl_loadgen -n 1 --prefix locked --verify -q >"$T/locked.out"
+TK=$(hl_sql "SELECT ticket_no FROM tickets WHERE idempotency_key LIKE 'locked-%'")
+# The ticket stays locked until the test cancels the holder (a fixed sleep
+# could run out first on a loaded machine). The intake's 3 s are well short
+# of what an unbounded hold would cost it: ~5 s, until the writer's request
+# times out (the harness's postgres.request_timeout_ms) or the intake's own.
+sleeping() { hl_sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"; }
+lock_waits() { hl_sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"; }
+hl_sql "SELECT 1 FROM tickets WHERE ticket_no = '$TK' FOR UPDATE; SELECT pg_sleep(120)" >/dev/null 2>&1 &
+LOCK=$!
+for _ in $(seq 300); do [ "$(sleeping)" -ge 1 ] && break; sleep 0.1; done
+"$HL_BUILD/workers/hotline-office" -c "$T/hotline.conf" --timeout 60000 close "$TK" --key "locked:close" >/dev/null 2>&1 &
+ACT=$!
+for _ in $(seq 300); do [ "$(lock_waits)" -ge 1 ] && break; sleep 0.1; done
+check "the action's batch waits on the lock" "$(lock_waits)" 1
+hl_loadgen -n 1 --prefix besides --retries 0 --timeout 3000 --verify -q >"$T/besides.out" || true
+check "an intake stored on the other writer meanwhile" "$(kv "$T/besides.out" acked)/$(kv "$T/besides.out" lost)" 1/0
+check "... while the lock was still held" "$(sleeping)/$(lock_waits)" 1/1
+hl_sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+wait "$LOCK" || true
+wait "$ACT" || true
+check "the action answered once the lock went" "$(lock_waits)" 0
+
 echo "# the stats line (every router.stats_ms): counters, then the batches' times"
 grep 'stats: received' "$T/router.log" >"$T/stats.lines" || true
 check_ge "stats lines logged" "$(wc -l <"$T/stats.lines")" 2
