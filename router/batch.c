@@ -5,11 +5,10 @@
  * writer takes a batch only when router.batch_min intakes wait or the oldest
  * has waited router.batch_wait_ms: until then they wait for the batch in
  * flight, as one bigger commit costs PostgreSQL less per ticket than two
- * small ones (and a slow commit holds them back no longer than the wait; on
- * the 2-core dev VM,
- * http.sh: ~130 -> ~200 tickets per commit, PostgreSQL 38-48 -> 35-36 us per
- * ticket, 11,000-11,600 -> 12,100-12,400 tickets/s). Normally a batch is
- * stored in one round trip:
+ * small ones, and a slow commit holds them back no longer than the wait. (On
+ * the 2-core dev VM, http.sh: ~130 -> ~195 tickets per commit, PostgreSQL
+ * 38-48 -> 35-39 us per ticket, 10,200-12,300 -> 11,600-12,600 tickets/s.)
+ * Normally a batch is stored in one round trip:
  *
  *   BEGIN; COPY intake_keys; COPY tickets; COPY ticket_events; COPY pii_vault;
  *   COPY outbox; COMMIT
@@ -502,7 +501,8 @@ static bool hold_back(router_t *r)
     if (r->npending >= (size_t)r->conf->batch_min || !hl__router_writing(r)) return false;
     int64_t waited_ms = (hl_mono_us() - r->pending_head->arrived_us) / 1000;
     if (waited_ms >= r->conf->batch_wait_ms) return false;
-    if (!r->hold_timer) r->hold_timer = hl_loop_timer(r->loop, r->conf->batch_wait_ms - waited_ms, 0, hold_over, r);
+    if (!r->hold_timer)
+        r->hold_timer = hl_loop_timer(r->loop, r->conf->batch_wait_ms - waited_ms, 0, hold_over, r);
     return true;
 }
 
