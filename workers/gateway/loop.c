@@ -40,6 +40,11 @@ struct gw_loop {
     void *dealer;
     hl_map_t *pending;            /* rid -> call */
     call_t *t_head, *t_tail;
+    struct {                      /* envelopes to send after the daemon's pass */
+        call_t *call;
+        hl_buf_t buf;
+    } *out;
+    size_t nout, capout;
     size_t inflight;              /* read by other threads (atomic) */
     size_t jobs;                  /* deferred work running (atomic) */
     int jobs_resumed;             /* a job resumed its connection: run the daemon twice (atomic) */
@@ -102,10 +107,32 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
         else l->t_head = c;
         l->t_tail = c;
         __atomic_add_fetch(&l->inflight, 1, __ATOMIC_RELAXED);
-        int rc = l->stop ? -1 : zmq_send(l->dealer, r->staged[i].data, r->staged[i].len, ZMQ_DONTWAIT);
-        hl_buf_free(&r->staged[i]);
-        if (rc < 0) complete(l, c, NULL); /* the queue to the router is full: "no answer" */
+        if (l->stop) {
+            hl_buf_free(&r->staged[i]);
+            complete(l, c, NULL);
+            continue;
+        }
+        if (l->nout == l->capout) {
+            l->capout = l->capout ? l->capout * 2 : 64;
+            l->out = hl_realloc(l->out, l->capout * sizeof *l->out);
+        }
+        l->out[l->nout].call = c;
+        l->out[l->nout++].buf = r->staged[i]; /* moved */
+        r->staged[i] = (hl_buf_t)HL_BUF_INIT;
     }
+}
+
+/* Send what the daemon's pass submitted, back to back: ZeroMQ's I/O thread
+ * then wakes once for many (one per request, it woke for each, and each
+ * wake-up cost system calls and a context switch). */
+static void send_out(gw_loop_t *l)
+{
+    for (size_t i = 0; i < l->nout; i++) {
+        int rc = zmq_send(l->dealer, l->out[i].buf.data, l->out[i].buf.len, ZMQ_DONTWAIT);
+        hl_buf_free(&l->out[i].buf);
+        if (rc < 0) complete(l, l->out[i].call, NULL); /* the queue to the router is full: "no answer" */
+    }
+    l->nout = 0;
 }
 
 /* ------------------------------------------------------------ deferred work */
@@ -284,6 +311,7 @@ static void *run(void *arg)
         }
         l->resumed = false;
         MHD_run(l->httpd); /* new requests (which may send calls), resumed ones answered */
+        send_out(l);
         recv_answers(l);
         expire(l);
         probe_health(l);
@@ -387,6 +415,8 @@ void gw_loop_stop(gw_loop_t **self_p)
     PQfinish(l->job_pg); /* no job runs now */
     pthread_mutex_destroy(&l->job_lock);
     hl_map_destroy(&l->pending);
+    for (size_t i = 0; i < l->nout; i++) hl_buf_free(&l->out[i].buf); /* none after run() */
+    hl_free(l->out);
     hl_kbscratch_free(&l->kbs);
     if (l->pg) PQfinish(l->pg);
     hl_free(l);
