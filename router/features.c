@@ -20,11 +20,6 @@ size_t hl_feat_capacity(const hl_feat_cfg_t *cfg, size_t len)
     return 2 * chars * (size_t)(cfg->nmax - cfg->nmin + 1); /* a title counts twice */
 }
 
-static uint32_t decode(const unsigned char *s, size_t len, size_t *i)
-{
-    return hl_utf8_next((const char *)s, len, i);
-}
-
 static int url_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -61,7 +56,7 @@ size_t hl_feat_normalize(const char *text, size_t len, uint32_t *out, size_t max
             out[n++] = HL_FEAT_LINK;
             continue;
         }
-        uint32_t cp = decode(s, len, &i);
+        uint32_t cp = hl_utf8_next(text, len, &i);
         if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
         if (cp < 0x20 || cp == 0xA0 || punct(cp)) continue; /* white space too */
         if (cp >= 'A' && cp <= 'Z') cp += 32;

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hotline/utf8.h"
 #include "hotline/alloc.h"
 #include "hotline/kbgaps.h"
 #include "hotline/similar.h"
+#include "hotline/utf8.h"
 
 void hl_kbgaps_opts(const hl_conf_t *conf, hl_kbgap_opts_t *out)
 {

@@ -23,8 +23,9 @@ typedef Hotline__Envelope hl_envelope_t;
 /* Decode len bytes. On success *out is a new envelope the caller frees with
  * hl_envelope_free (the envelope and everything in it are one allocation:
  * no part of it may be freed, kept or replaced on its own). If request_id is
- * not NULL it is set to the envelope's request id whenever the bytes decode, even when the envelope is rejected
- * afterwards (so the answer can still be matched), and to 0 otherwise.
+ * not NULL it is set to the envelope's request id whenever the bytes decode,
+ * even when the envelope is rejected afterwards (so the answer can still be
+ * matched), and to 0 otherwise.
  * Errors (err filled, *out NULL):
  *   HL_ETOOBIG       len > max
  *   HL_EPROTO        not a valid Envelope encoding
