@@ -46,6 +46,8 @@ static const hl_conf_key_t keys[] = {
 
     {"router", "name", HL_CONF_STR, F(router_name), "", 0, 0, NULL,
      "this router's name in the outbox and logs; empty = host:pid"},
+    {"router", "priority", HL_CONF_INT, F(router_priority), "-5", -20, 19, NULL,
+     "nice value of the router's threads; below 0 needs root or CAP_SYS_NICE (systemd: Nice=)"},
     {"router", "batch_max", HL_CONF_INT, F(batch_max), "1000", 1, 100000, NULL,
      "most intakes stored in one PostgreSQL transaction"},
     {"router", "batch_min", HL_CONF_INT, F(batch_min), "300", 1, 100000, NULL,

@@ -1,8 +1,10 @@
 /* main.c - hotline-router: arguments, configuration, signals, the loop. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hotline/alloc.h"
 #include "hotline/conf.h"
@@ -71,6 +73,20 @@ static void check_signals(hl_loop_t *loop, void *arg)
     }
 }
 
+/* The router is the one serial stage between the gateways and PostgreSQL:
+ * on a host it shares with them, its loop should not wait for the CPU behind
+ * theirs (http.sh on the 2-core dev VM: idle 16 % -> 12 %, ~3 % more tickets
+ * per second). Set before any thread starts: Linux gives a thread's nice
+ * value to the threads it creates (ZeroMQ's I/O thread). */
+static void set_priority(int nice_value)
+{
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0 && now == nice_value) return;
+    if (setpriority(PRIO_PROCESS, 0, nice_value) != 0)
+        hl_warn("router.priority %d: %s; running at nice %d", nice_value, strerror(errno), now);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -121,6 +137,7 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    set_priority((int)conf.router_priority);
     app_t app = {0};
     app.loop = hl_loop_new();
     app.router = hl_router_new(app.loop, &conf, err);

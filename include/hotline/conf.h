@@ -37,6 +37,7 @@ typedef struct hl_conf {
     int64_t redis_timeout_ms;    /* a stream write not answered by then counts as failed */
     /* [router] */
     char *router_name;           /* "" = hostname:pid */
+    int64_t router_priority;     /* nice value, set at start */
     int64_t batch_max;           /* intakes per PostgreSQL transaction */
     int64_t batch_min;           /* a second batch in flight needs this many intakes */
     int64_t batch_wait_ms;       /* ... or its oldest intake to have waited this long */

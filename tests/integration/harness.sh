@@ -11,6 +11,7 @@ HL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$HL_ROOT/deploy/lib.sh"
 : "${HL_BUILD:?HL_BUILD must name the build folder}"
 ROUTER=$HL_BUILD/router/hotline-router
+ROUTER_WRAP=() # a command the router runs under (intake.sh: setpriv)
 MIGRATE=$HL_BUILD/workers/hotline-migrate
 LOADGEN=$HL_BUILD/workers/hotline-loadgen
 
@@ -91,7 +92,7 @@ hl_redis() { redis-cli -p "$REDIS_PORT" "$@"; }
 # hl_test_router_start [--set k=v ...]: start the router, wait until it serves.
 hl_test_router_start() {
     local log=$T/router.log i
-    "$ROUTER" --config "$T/hotline.conf" "$@" >>"$log" 2>&1 &
+    "${ROUTER_WRAP[@]}" "$ROUTER" --config "$T/hotline.conf" "$@" >>"$log" 2>&1 &
     ROUTER_PID=$!
     for i in $(seq 1 100); do
         grep -q 'reference data loaded' "$log" 2>/dev/null && return 0

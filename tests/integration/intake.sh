@@ -69,6 +69,24 @@ hl_loadgen -n 300 --prefix after -q >/dev/null
 check "health now goes to WATER" \
     "$(hl_sql "SELECT DISTINCT unit FROM tickets t JOIN intake_keys k ON k.ticket_id = t.id WHERE k.key LIKE 'after-%' AND category = 'health'")" WATER
 
+echo "# router.priority: every thread of the router at nice -5 (the harness runs as root)"
+check "router threads' nice" "$(ps -L -o ni= -p "$ROUTER_PID" | tr -d ' ' | sort -u | tr '\n' ' ')" "-5 "
+
 echo "# a clean stop"
 hl_test_router_stop
 check "stopped cleanly" "$(grep -c 'I stopped' "$T/router.log")" 1
+
+echo "# without the right to raise its priority the router warns and runs as it was started"
+if [ "$(id -u)" = 0 ]; then
+    mv "$T/router.log" "$T/router-first.log" # hl_test_router_start waits for this log's line
+    ROUTER_WRAP=(setpriv --bounding-set=-sys_nice -- nice -n 2)
+    hl_test_router_start
+    ROUTER_WRAP=()
+    check "warned" "$(grep -c 'W router.priority -5: Permission denied; running at nice 2' "$T/router.log")" 1
+    check "threads at nice 2" "$(ps -L -o ni= -p "$ROUTER_PID" | tr -d ' ' | sort -u | tr '\n' ' ')" "2 "
+    hl_loadgen -n 20 --prefix nice -q >"$T/run3.out"
+    check "still serving" "$(kv "$T/run3.out" acked)" 20
+    hl_test_router_stop
+else
+    echo "# skipped: not root"
+fi
