@@ -75,8 +75,8 @@ static void check_signals(hl_loop_t *loop, void *arg)
 
 /* The router is the one serial stage between the gateways and PostgreSQL:
  * on a host it shares with them, its loop should not wait for the CPU behind
- * theirs (http.sh on the 2-core dev VM: idle 16 % -> 12 %, ~3 % more tickets
- * per second). Set before any thread starts: Linux gives a thread's nice
+ * theirs (http.sh on the 2-core dev VM: idle 15-17 % -> 12-14 %, ~3 % more
+ * tickets per second). Set before any thread starts: Linux gives a thread's nice
  * value to the threads it creates (ZeroMQ's I/O thread). */
 static void set_priority(int nice_value)
 {
