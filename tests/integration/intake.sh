@@ -69,9 +69,11 @@ hl_loadgen -n 300 --prefix after -q >/dev/null
 check "health now goes to WATER" \
     "$(hl_sql "SELECT DISTINCT unit FROM tickets t JOIN intake_keys k ON k.ticket_id = t.id WHERE k.key LIKE 'after-%' AND category = 'health'")" WATER
 
+# thread_nices PID: the distinct nice values of the process's threads.
+thread_nices() { ps -L -o ni= -p "$1" | tr -d ' ' | sort -u | tr '\n' ' '; }
 if [ "$(id -u)" = 0 ]; then
     echo "# router.priority: every thread of the router at nice -5"
-    check "router threads' nice" "$(ps -L -o ni= -p "$ROUTER_PID" | tr -d ' ' | sort -u | tr '\n' ' ')" "-5 "
+    check "router threads' nice" "$(thread_nices "$ROUTER_PID")" "-5 "
 fi
 
 echo "# a clean stop"
@@ -85,7 +87,7 @@ if [ "$(id -u)" = 0 ]; then
     hl_test_router_start
     ROUTER_WRAP=()
     check "warned" "$(grep -c 'W router.priority -5: Permission denied; running at nice 2' "$T/router.log")" 1
-    check "threads at nice 2" "$(ps -L -o ni= -p "$ROUTER_PID" | tr -d ' ' | sort -u | tr '\n' ' ')" "2 "
+    check "threads at nice 2" "$(thread_nices "$ROUTER_PID")" "2 "
     hl_loadgen -n 20 --prefix nice -q >"$T/run3.out"
     check "still serving" "$(kv "$T/run3.out" acked)" 20
     hl_test_router_stop

@@ -210,7 +210,9 @@ void gw_loop_quiesce(gw_loop_t *l);
 size_t gw_loop_inflight(gw_loop_t *l);
 /* Answer what waits with "no answer", stop the thread and the daemon. */
 void gw_loop_stop(gw_loop_t **self_p);
-/* In the loop's thread: send a suspended request's staged calls. */
+/* In the loop's thread, from the daemon's pass (the request handler): queue a
+ * suspended request's staged calls; the loop sends them all when the pass
+ * ends (a call refused then is answered "no answer"). */
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
 /* In the loop's thread: start a suspended request's deferred work. */
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r);
