@@ -23,7 +23,7 @@ static const hl_conf_key_t keys[] = {
     {"zmq", "max_envelope", HL_CONF_INT, F(zmq_max_envelope), "65536", 256, 16777216, NULL,
      "largest envelope accepted, bytes; larger ones are answered TOO_LARGE"},
     {"zmq", "hwm", HL_CONF_INT, F(zmq_hwm), "100000", 100, 10000000, NULL,
-     "messages ZeroMQ queues per peer before it pushes back"},
+     "messages ZeroMQ queues per peer before it pushes back (a gateway loop then answers 503)"},
 
     {"postgres", "conninfo", HL_CONF_STR, F(pg_conninfo),
      "host=127.0.0.1 port=5432 dbname=hotline user=hotline", 0, 0, NULL,
@@ -57,7 +57,8 @@ static const hl_conf_key_t keys[] = {
     {"router", "max_pending", HL_CONF_INT, F(max_pending), "20000", 1, 10000000, NULL,
      "intakes waiting for PostgreSQL before new ones are answered TRY_LATER"},
     {"router", "pending_timeout_ms", HL_CONF_INT, F(pending_timeout_ms), "5000", 10, 600000, NULL,
-     "an intake not stored within this time is answered TRY_LATER"},
+     "an intake not stored within this time is answered TRY_LATER; a router not ready this long "
+     "after its start reads intakes anyway (and answers TRY_LATER)"},
     {"router", "retry_after_ms", HL_CONF_INT, F(retry_after_ms), "1000", 0, 600000, NULL,
      "retry advice sent with TRY_LATER"},
     {"router", "outbox_sweep_ms", HL_CONF_INT, F(outbox_sweep_ms), "1000", 10, 3600000, NULL,

@@ -817,9 +817,30 @@ static void intake_cb(hl_loop_t *loop, void *arg, short revents)
 
 /* ================================================================= the loop */
 
+/* The intake socket is read from the moment the router can store: its
+ * reference data loaded and a writer connected. Until then what gateways send
+ * waits in ZeroMQ's queues (theirs and ours, zmq.hwm each) rather than being
+ * answered "router is starting", so a restart under load loses no request to
+ * a refusal. A router still not ready pending_timeout_ms after its start reads
+ * them anyway and answers TRY_LATER, so clients are not left waiting on a
+ * router that cannot store (PostgreSQL down). */
+static void take_intakes(router_t *r)
+{
+    bool ready = r->refdata && any_writer_up(r);
+    if (!ready && hl_mono_us() - r->started_us < r->conf->pending_timeout_ms * 1000) return;
+    hl_loop_set_events(r->loop, r->intake_handle, ZMQ_POLLIN);
+    r->taking = true;
+    if (ready)
+        hl_info("taking intakes");
+    else
+        hl_warn("not ready %" PRId64 " ms after start (%s): taking intakes, answering TRY_LATER until ready",
+                r->conf->pending_timeout_ms, r->refdata ? "no writer connected" : "no reference data");
+}
+
 static void before_sleep(hl_loop_t *loop, void *arg)
 {
     router_t *r = arg;
+    if (!r->taking) take_intakes(r);
     /* When both kinds wait, take turns for the writers. */
     if (r->actions_next) {
         hl__action_start_all(r);
@@ -890,7 +911,9 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
         hl_router_destroy(&self);
         return NULL;
     }
-    r->intake_handle = hl_loop_add_zsock(loop, r->intake, ZMQ_POLLIN, intake_cb, r);
+    /* Not read until the router can store (see take_intakes). */
+    r->intake_handle = hl_loop_add_zsock(loop, r->intake, 0, intake_cb, r);
+    r->started_us = hl_mono_us();
 
     char setup[256];
     snprintf(setup, sizeof setup,

@@ -109,6 +109,8 @@ struct hl_router {
     hl_dispatch_opts_t opts;
     void *zctx, *intake, *events;
     int intake_handle;
+    bool taking;             /* intakes read: once ready (or pending_timeout_ms after start) */
+    int64_t started_us;
     writer_t writers[MAX_WRITERS];
     int nwriters;
     hl_pg_t *control;        /* reference data, ticket ids, outbox */

@@ -114,7 +114,7 @@ act "$T1" "$OFFICE" '{"action":"approve_extension"}'
 check "the office approves" "$ST/$(js 'd["state"]')" 200/SIGNED
 act "$T1" "$UTOK" '{"action":"fly"}'; check "an unknown action: 400" "$ST" 400
 act "$T1" "$UTOK" '{"action":"reply","reason_code":"resolved","text":["a"]}'; check "a detail of a wrong type: 400" "$ST" 400
-act 2026010199999999 "$OFFICE" '{"action":"sign"}'; check "an unknown ticket: 404" "$ST" 404
+act 2026010199999999 "$OFFICE" '{"action":"sign"}'; check "an unknown ticket: 404" "$ST/$(js 'd["error"]')" 404/not_found
 act "$T1" "$O311" '{"action":"sign"}'; check "an Open311 key on the API: 403" "$ST" 403
 req GET "/api/v1/tickets/$T1" "$OFFICE"
 check "a ticket lists what this token may do now" "$(js 'd["actions"]')" '["withdraw", "transfer_emergency"]'

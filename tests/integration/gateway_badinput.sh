@@ -183,5 +183,78 @@ check "the gateway process" "$(kill -0 "$GW_PID" && echo alive)" alive
 post_json /api/v1/tickets "$AGENT" '{"body":"路灯不亮，晚上出行不便"}'
 check "a good request still works" "$ST" 201
 
+echo "# the router down under 400 requests at once: the queue to it is full, nothing lost"
+# Each loop's queue to the router holds zmq.hwm envelopes while the router is
+# away; the requests beyond it are answered 503 try_later at once (never
+# sent, so never stored), the queued ones are stored and answered when the
+# router is back (it reads none before it can store), and a retry of each
+# refusal with its Idempotency-Key stores it once.
+gw_stop
+hl_write_conf "$T/hotline.conf" "$T/base.conf" "gateway.listen=127.0.0.1:$HTTP_PORT" zmq.hwm=100 \
+    gateway.max_connections_per_ip=1024 gateway.request_timeout_ms=60000 gateway.rate_per_s=100000 \
+    gateway.rate_burst=100000
+gw_run
+FLOOD=$(gw_token agent)
+BEFORE=$(hl_sql "SELECT count(*) FROM tickets")
+hl_test_router_stop
+cat >"$T/flood.py" <<'PY'
+import json, sys, threading, time, urllib.error, urllib.request
+url, token, mark, keys = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+status, errors = {}, {}
+lock = threading.Lock()
+def post(i):
+    req = urllib.request.Request(url + "/api/v1/tickets", method="POST",
+        data=json.dumps({"body": "水管漏水第%d号，请派人维修" % i}, ensure_ascii=False).encode(),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json",
+                 "Idempotency-Key": "flood-%d" % i})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            st, body = r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        st, body = e.code, json.load(e)
+    with lock:
+        status[i], errors[i] = st, body.get("error", "")
+todo = [int(k) for k in keys] if keys else range(400)
+threads = [threading.Thread(target=post, args=(i,)) for i in todo]
+for t in threads: t.start()
+if mark != "-":
+    # Settled: the refusals are in, and nothing more comes while the router is away.
+    last, since = -1, time.monotonic()
+    while time.monotonic() - since < 2:
+        time.sleep(0.2)
+        with lock: n = len(status)
+        if n != last: last, since = n, time.monotonic()
+    with lock: early = dict(status)
+    open(mark, "w").write("%d\n" % len(early))
+for t in threads: t.join()
+print("answered=%d" % len(status))
+print("created=%d" % sum(1 for s in status.values() if s == 201))
+print("statuses=%s" % ",".join(sorted(set("%d/%s" % (status[i], errors[i]) for i in status))))
+print("not_created=%s" % " ".join(str(i) for i in sorted(status) if status[i] != 201))
+if mark != "-":
+    print("early=%s" % ",".join(sorted(set("%d/%s" % (status[i], errors[i]) for i in early))))
+    print("refused_early=%d" % len(early))
+PY
+python3 "$T/flood.py" "$U" "$FLOOD" "$T/flood" >"$T/flood.out" 2>&1 &
+FLOOD_PID=$!
+for _ in $(seq 1 600); do [ -s "$T/flood" ] && break; sleep 0.1; done
+hl_test_router_start -s zmq.hwm=100000 # the gateway's queue is the one under test
+wait "$FLOOD_PID" || true
+sed 's/^not_created=.*/not_created=.../; s/^/  /' "$T/flood.out"
+check "every request answered" "$(kv "$T/flood.out" answered)" 400
+check "while the router was away: only refusals, 503 try_later" "$(kv "$T/flood.out" early)" 503/try_later
+check_ge "  and some" "$(kv "$T/flood.out" refused_early)" 1
+check "all others created once it was back" "$(kv "$T/flood.out" statuses)" "201/,503/try_later"
+check "  that is, all but the refused" "$(kv "$T/flood.out" created)" "$((400 - $(kv "$T/flood.out" refused_early)))"
+check "stored: the 201s, nothing refused" "$(hl_sql "SELECT count(*) FROM tickets")" \
+    "$((BEFORE + $(kv "$T/flood.out" created)))"
+# shellcheck disable=SC2046 # one argument per key
+python3 "$T/flood.py" "$U" "$FLOOD" - $(kv "$T/flood.out" not_created) >"$T/retry.out" 2>&1
+check "each refusal retried with its key: created" "$(kv "$T/retry.out" statuses)" 201/
+check "one ticket per request" "$(hl_sql "SELECT count(*) FROM tickets")" "$((BEFORE + 400))"
+check "one per key" \
+    "$(hl_sql "SELECT count(DISTINCT idempotency_key) FROM tickets WHERE idempotency_key LIKE '%:flood-%'")" 400
+alive "after the router came back"
+
 gw_stop
 hl_test_router_stop

@@ -1,5 +1,6 @@
 /* http.c - libmicrohttpd glue: a request's life, answers, limits, routing. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -103,7 +104,7 @@ bool gw_ack_ok(gw_req_t *r, const Hotline__Ack *ack, bool timed_out)
 {
     if (timed_out || !ack) {
         gw_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "try_later",
-                       "the router did not answer in time; retry (with the same Idempotency-Key)");
+                       "the router did not answer (busy or away); retry with the same Idempotency-Key");
         gw_add_header(r, "Retry-After", "1");
         return false;
     }
@@ -111,7 +112,8 @@ bool gw_ack_ok(gw_req_t *r, const Hotline__Ack *ack, bool timed_out)
     char code[32];
     const char *name = protobuf_c_enum_descriptor_get_value(&hotline__status__descriptor, ack->status)->name;
     size_t i = 0;
-    for (const char *p = name + 7; *p && i + 1 < sizeof code; p++) code[i++] = (char)(*p | 0x20); /* STATUS_ */
+    for (const char *p = name + 7; *p && i + 1 < sizeof code; p++) /* after STATUS_; TRY_LATER -> try_later */
+        code[i++] = (char)tolower((unsigned char)*p);
     code[i] = '\0';
     json_t *body = json_pack("{s:s, s:s}", "error", code, "message", ack->message);
     if (ack->n_allowed) {
