@@ -65,6 +65,8 @@ static const hl_conf_key_t keys[] = {
      "how often committed-but-undelivered tickets are looked for"},
     {"router", "outbox_age_ms", HL_CONF_INT, F(outbox_age_ms), "5000", 0, 3600000, NULL,
      "an undelivered batch older than this is re-sent to its streams"},
+    {"router", "key_days", HL_CONF_INT, F(key_days), "30", 0, 36500, NULL,
+     "idempotency keys are kept this many days (a retry after that stores a new ticket); 0 = forever"},
     {"router", "max_text", HL_CONF_INT, F(max_text), "32768", 16, 16777216, NULL,
      "largest title + body accepted, bytes"},
     {"router", "min_confidence", HL_CONF_DOUBLE, F(min_confidence), "0.5", 0, 1, NULL,

@@ -546,6 +546,56 @@ static void partitions_cb(hl_loop_t *loop, void *arg)
     ensure_partitions(arg);
 }
 
+/* Idempotency keys older than router.key_days, deleted in chunks (one request
+ * each, the next one queued when a chunk came back full). */
+#define PRUNE_CHUNK 10000
+static void prune_keys(router_t *r);
+
+static void prune_next(hl_loop_t *loop, void *arg)
+{
+    (void)loop;
+    router_t *r = arg;
+    r->prune_timer = 0;
+    prune_keys(r);
+}
+
+static void prune_result(void *arg, int index, const PGresult *res)
+{
+    (void)index;
+    router_t *r = arg;
+    if (PQntuples(res) != 1) return;
+    int64_t n = atoll(PQgetvalue(res, 0, 0));
+    r->pruned += n;
+    if (n >= PRUNE_CHUNK && !r->prune_timer) r->prune_timer = hl_loop_timer(r->loop, 0, 0, prune_next, r);
+}
+
+static void prune_done(void *arg, int rc, const char *msg)
+{
+    router_t *r = arg;
+    if (rc && rc != HL_EAGAIN) hl_error("pruning idempotency keys: %s", msg ? msg : hl_strerror(rc));
+    if (r->prune_timer) return; /* more to come */
+    if (r->pruned) hl_info("pruned %" PRId64 " idempotency keys older than %" PRId64 " days", r->pruned, r->conf->key_days);
+    r->pruned = 0;
+}
+
+static void prune_keys(router_t *r)
+{
+    if (r->conf->key_days <= 0 || !hl_pg_up(r->control)) return;
+    char keep[32], chunk[16];
+    snprintf(keep, sizeof keep, "%" PRId64 " days", r->conf->key_days);
+    snprintf(chunk, sizeof chunk, "%d", PRUNE_CHUNK);
+    const char *p[] = {keep, chunk};
+    hl_pg_req_t *req = hl_pg_req_new(prune_result, prune_done, r);
+    hl_pg_req_query(req, "SELECT hl_prune_keys($1::interval, $2::integer)", 2, p);
+    if (hl_pg_submit(r->control, &req) != 0) hl_pg_req_free(&req);
+}
+
+static void prune_cb(hl_loop_t *loop, void *arg)
+{
+    (void)loop;
+    prune_keys(arg);
+}
+
 static void control_state(hl_pg_t *pg, void *arg, bool up)
 {
     (void)pg;
@@ -555,6 +605,7 @@ static void control_state(hl_pg_t *pg, void *arg, bool up)
         return;
     }
     ensure_partitions(r);
+    prune_keys(r);
     /* A new connection may have missed notifications: reload. */
     load_refdata(r);
 }
@@ -944,6 +995,7 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->timers[2] = hl_loop_timer(loop, 250, 250, redis_watchdog, r);
     r->timers[3] = hl_loop_timer(loop, conf->stats_ms, conf->stats_ms, stats_cb, r);
     r->timers[4] = hl_loop_timer(loop, 6 * 3600 * 1000, 6 * 3600 * 1000, partitions_cb, r);
+    r->timers[5] = hl_loop_timer(loop, 3600 * 1000, 3600 * 1000, prune_cb, r);
     return r;
 }
 
@@ -978,8 +1030,9 @@ void hl_router_destroy(hl_router_t **self_p)
     if (!r) return;
     fail_pending(r, HOTLINE__STATUS__STATUS_TRY_LATER, "router stopped; retry with the same key");
     hl__action_fail_pending(r, "router stopped; retry");
-    for (int i = 0; i < 5; i++) hl_loop_cancel(r->loop, r->timers[i]);
+    for (int i = 0; i < 6; i++) hl_loop_cancel(r->loop, r->timers[i]);
     hl_loop_cancel(r->loop, r->reload_timer);
+    hl_loop_cancel(r->loop, r->prune_timer);
     hl_loop_cancel(r->loop, r->hold_timer);
     /* Batches still in flight are answered TRY_LATER through their callbacks. */
     for (int i = 0; i < r->nwriters; i++) hl_pg_destroy(&r->writers[i].pg);

@@ -122,6 +122,8 @@ struct hl_router {
     hl_model_t *loading_model; /* a newly read model for the snapshot being read */
     bool reload_wanted;
     int reload_timer;
+    int prune_timer;         /* the next chunk of old idempotency keys */
+    int64_t pruned;          /* keys deleted by the current pruning run */
     int64_t id_increment;
     id_block_t ids[2];
     bool ids_requested;
@@ -141,7 +143,7 @@ struct hl_router {
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
     hl_stage_t stages[2];    /* write transactions' times since the last stats line */
-    int timers[5];
+    int timers[6];
     int hold_timer;          /* batch.c: wakes the loop when held-back intakes' wait is up */
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
     /* Live figures counted since the last flush: per day's hash, field -> n. */

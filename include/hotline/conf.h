@@ -46,6 +46,7 @@ typedef struct hl_conf {
     int64_t retry_after_ms;      /* advice sent with "try later" */
     int64_t outbox_sweep_ms;     /* how often the outbox is swept */
     int64_t outbox_age_ms;       /* an outbox row older than this is re-sent */
+    int64_t key_days;            /* idempotency keys kept this long; 0 = forever */
     int64_t max_text;            /* bytes of title + body */
     double min_confidence;       /* below: PENDING_DISPATCH for a human dispatcher */
     char *dispatch_queue;        /* stream name suffix of the human dispatch queue */

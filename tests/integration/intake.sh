@@ -94,3 +94,32 @@ if [ "$(id -u)" = 0 ]; then
 else
     echo "# skipped: not root"
 fi
+
+echo "# idempotency keys older than router.key_days are pruned at start (in chunks), newer ones kept"
+KEYS=$(hl_sql "SELECT count(*) FROM intake_keys")
+hl_sql "UPDATE intake_keys SET created_at = created_at - interval '31 days'
+        WHERE key IN (SELECT key FROM intake_keys ORDER BY key LIMIT 150)" >/dev/null
+# More than two chunks of 10,000: keys of tickets long gone.
+hl_sql "INSERT INTO intake_keys (key, ticket_id, created_at)
+        SELECT 'gone-' || g, -g, now() - interval '40 days' FROM generate_series(1, 25000) g" >/dev/null
+hl_sql "INSERT INTO action_keys (key, ticket_id, created_at)
+        VALUES ('test-old-action', 1, now() - interval '31 days'), ('test-new-action', 1, now())" >/dev/null
+old() { hl_sql "SELECT (SELECT count(*) FROM intake_keys WHERE created_at < now() - interval '30 days') +
+                       (SELECT count(*) FROM action_keys WHERE created_at < now() - interval '30 days')"; }
+mv "$T/router.log" "$T/router-before-keys.log" # hl_test_router_start waits for this log's line
+hl_test_router_start -s router.key_days=0
+check "router.key_days = 0: all kept" "$(old)" 25151
+hl_test_router_stop
+mv "$T/router.log" "$T/router-keys-kept.log"
+hl_test_router_start
+for _ in $(seq 1 100); do [ "$(old)" = 0 ] && break; sleep 0.1; done
+check "the old intake and action keys are gone" "$(old)" 0
+check "the others kept" "$(hl_sql "SELECT count(*) FROM intake_keys")" "$((KEYS - 150))"
+check "  the new action key too" "$(hl_sql "SELECT string_agg(key, ',') FROM action_keys WHERE key LIKE 'test-%'")" \
+    test-new-action
+for _ in $(seq 1 50); do grep -q 'pruned' "$T/router.log" && break; sleep 0.1; done
+check "logged once, the three chunks summed" \
+    "$(grep -c 'I pruned 25151 idempotency keys older than 30 days' "$T/router.log")/$(grep -c 'pruned' "$T/router.log")" 1/1
+hl_loadgen -n 20 --prefix after-prune -q >"$T/run4.out"
+check "still serving" "$(kv "$T/run4.out" acked)" 20
+hl_test_router_stop
