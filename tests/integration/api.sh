@@ -144,7 +144,7 @@ check "401 says how" "$(header WWW-Authenticate)" 'Bearer realm="hotline"'
 req GET /api/v1/tickets "hlt_0000000000000000000000000000000000000000"; check "an unknown token: 401" "$ST" 401
 req GET /api/v1/me "$WATER"; check "me" "$(js 'd["role"] + "/" + d["unit"]')" unit/WATER
 "$TOKEN" --config "$T/hotline.conf" revoke "$(echo "$SUPER" | cut -c1-8)" >/dev/null
-for _ in $(seq 1 30); do req GET /api/v1/me "$SUPER"; [ "$ST" = 401 ] && break; sleep 0.1; done
+hl_wait 3 'req GET /api/v1/me "$SUPER"; [ "$ST" = 401 ]' || true
 check "a revoked token: 401 within a moment" "$ST" 401
 req GET /api/v1/reference "$AGENT"
 check "reference names" "$(js 'len(d["units"]) > 20 and len(d["categories"]) > 5 and len(d["regions"]) > 5')" True

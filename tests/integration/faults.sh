@@ -93,10 +93,10 @@ sleeping() { hl_sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'P
 lock_waits() { hl_sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"; }
 hl_sql "SELECT 1 FROM tickets WHERE ticket_no = '$TK' FOR UPDATE; SELECT pg_sleep(120)" >/dev/null 2>&1 &
 LOCK=$!
-for _ in $(seq 300); do [ "$(sleeping)" -ge 1 ] && break; sleep 0.1; done
+hl_wait 30 '[ "$(sleeping)" -ge 1 ]' || true
 "$HL_BUILD/workers/hotline-office" -c "$T/hotline.conf" --timeout 60000 close "$TK" --key "locked:close" >/dev/null 2>&1 &
 ACT=$!
-for _ in $(seq 300); do [ "$(lock_waits)" -ge 1 ] && break; sleep 0.1; done
+hl_wait 30 '[ "$(lock_waits)" -ge 1 ]' || true
 check "the action's batch waits on the lock" "$(lock_waits)" 1
 hl_loadgen -n 1 --prefix besides --retries 0 --timeout 3000 --verify -q >"$T/besides.out" || true
 check "an intake stored on the other writer meanwhile" "$(kv "$T/besides.out" acked)/$(kv "$T/besides.out" lost)" 1/0

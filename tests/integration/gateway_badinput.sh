@@ -237,7 +237,7 @@ if mark != "-":
 PY
 python3 "$T/flood.py" "$U" "$FLOOD" "$T/flood" >"$T/flood.out" 2>&1 &
 FLOOD_PID=$!
-for _ in $(seq 1 600); do [ -s "$T/flood" ] && break; sleep 0.1; done
+hl_wait 60 '[ -s "$T/flood" ]' || true
 hl_test_router_start -s zmq.hwm=100000 # the gateway's queue is the one under test
 wait "$FLOOD_PID" || true
 sed 's/^not_created=.*/not_created=.../; s/^/  /' "$T/flood.out"

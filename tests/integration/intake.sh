@@ -112,12 +112,12 @@ check "router.key_days = 0: all kept" "$(old)" 25151
 hl_test_router_stop
 mv "$T/router.log" "$T/router-keys-kept.log"
 hl_test_router_start
-for _ in $(seq 1 100); do [ "$(old)" = 0 ] && break; sleep 0.1; done
+hl_wait 10 '[ "$(old)" = 0 ]' || true
 check "the old intake and action keys are gone" "$(old)" 0
 check "the others kept" "$(hl_sql "SELECT count(*) FROM intake_keys")" "$((KEYS - 150))"
 check "  the new action key too" "$(hl_sql "SELECT string_agg(key, ',') FROM action_keys WHERE key LIKE 'test-%'")" \
     test-new-action
-for _ in $(seq 1 50); do grep -q 'pruned' "$T/router.log" && break; sleep 0.1; done
+hl_wait 5 'grep -q "pruned" "$T/router.log"' || true
 check "logged once, the three chunks summed" \
     "$(grep -c 'I pruned 25151 idempotency keys older than 30 days' "$T/router.log")/$(grep -c 'pruned' "$T/router.log")" 1/1
 hl_loadgen -n 20 --prefix after-prune -q >"$T/run4.out"

@@ -69,7 +69,7 @@ check "new tickets use the new model" \
 echo "# a corrupt model file on reload: the model in use stays"
 head -c 5000 "$T/new.model" >"$T/model.bin"
 kill -HUP "$ROUTER_PID"
-for i in $(seq 1 50); do grep -q 'classifier model not reloaded' "$T/router.log" && break; sleep 0.1; done
+hl_wait 5 'grep -q "classifier model not reloaded" "$T/router.log"' || true
 check "reload refused, said why" "$(grep -c "classifier model not reloaded, keeping $V2" "$T/router.log")" 1
 hl_loadgen -n 100 --prefix corrupt -q --verify >"$T/corrupt.out"
 check "still serving with the old model" \
@@ -78,7 +78,7 @@ check "still serving with the old model" \
 echo "# a catalogue change reloads the model file too"
 cp "$HL_ROOT/deploy/models/hotline.model" "$T/model.bin"
 hl_sql "UPDATE catalogue SET assisting_units = '{HOUSING}' WHERE category = 'labour' AND region = '990100'" >/dev/null
-for i in $(seq 1 50); do [ "$(grep -c "classifier $V1+rules" "$T/router.log")" -ge 2 ] && break; sleep 0.1; done
+hl_wait 5 '[ "$(grep -c "classifier $V1+rules" "$T/router.log")" -ge 2 ]' || true
 check "back to the first model" "$(grep -c "classifier $V1+rules" "$T/router.log")" 2
 
 echo "# the confidence threshold"

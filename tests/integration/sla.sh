@@ -73,7 +73,7 @@ hl_sql "INSERT INTO calendar_days (region, day, kind)
         SELECT '*', d::date, 'workday' FROM generate_series(current_date + 4, current_date + 20, '1 day') d
         WHERE extract(isodow FROM d) = 6 ORDER BY d LIMIT 1
         ON CONFLICT (region, day) DO UPDATE SET kind = 'workday'" >/dev/null
-for _ in $(seq 1 50); do [ "$(grep -c 'reference data loaded' "$T/router.log")" -ge 2 ] && break; sleep 0.1; done
+hl_wait 5 '[ "$(grep -c "reference data loaded" "$T/router.log")" -ge 2 ]' || true
 check "the router took the calendar" "$(grep -c 'reference data loaded' "$T/router.log")" 2
 T3=$(new_ticket cal GAS)
 "$SLA" -c "$T/hotline.conf" --once --dump "$T/dump.txt" >"$T/sla-once.log" 2>&1 || { cat "$T/sla-once.log"; FAILED=1; }
@@ -120,8 +120,8 @@ kill "$SLA_C"; wait "$SLA_C" 2>/dev/null || true
 
 echo "# an extension: the old deadline's notices stop, the new one starts afresh"
 hl_sql "UPDATE deadline_policy SET reply_limit = 24, reply_unit = 'hours', extension_limit = 24, extension_unit = 'hours'" >/dev/null
-for _ in $(seq 1 50); do [ "$(grep -c 'reference data loaded' "$T/router.log")" -ge 3 ] && break; sleep 0.1; done
-for _ in $(seq 1 50); do grep -q 'rebuilding the index' "$T/sla-B.log" && break; sleep 0.1; done
+hl_wait 5 '[ "$(grep -c "reference data loaded" "$T/router.log")" -ge 3 ]' || true
+hl_wait 5 'grep -q "rebuilding the index" "$T/sla-B.log"' || true
 check_ge "the running watcher took the new policy" "$(grep -c "rebuilding the index" "$T/sla-B.log")" 1
 T2=$(new_ticket ext POWER)
 unit --unit POWER sign "$T2" >/dev/null
