@@ -540,12 +540,6 @@ static void ensure_partitions(router_t *r)
     if (hl_pg_submit(r->control, &req) != 0) hl_pg_req_free(&req);
 }
 
-static void partitions_cb(hl_loop_t *loop, void *arg)
-{
-    (void)loop;
-    ensure_partitions(arg);
-}
-
 /* Idempotency keys older than router.key_days, deleted in chunks (one request
  * each, the next one queued when a chunk came back full). */
 #define PRUNE_CHUNK 10000
@@ -574,7 +568,8 @@ static void prune_done(void *arg, int rc, const char *msg)
     router_t *r = arg;
     if (rc && rc != HL_EAGAIN) hl_error("pruning idempotency keys: %s", msg ? msg : hl_strerror(rc));
     if (r->prune_timer) return; /* more to come */
-    if (r->pruned) hl_info("pruned %" PRId64 " idempotency keys older than %" PRId64 " days", r->pruned, r->conf->key_days);
+    if (r->pruned)
+        hl_info("pruned %" PRId64 " idempotency keys older than %" PRId64 " days", r->pruned, r->conf->key_days);
     r->pruned = 0;
 }
 
@@ -590,10 +585,17 @@ static void prune_keys(router_t *r)
     if (hl_pg_submit(r->control, &req) != 0) hl_pg_req_free(&req);
 }
 
-static void prune_cb(hl_loop_t *loop, void *arg)
+/* The control connection's housekeeping: when it connects, then hourly. */
+static void housekeeping(router_t *r)
+{
+    ensure_partitions(r);
+    prune_keys(r);
+}
+
+static void housekeeping_cb(hl_loop_t *loop, void *arg)
 {
     (void)loop;
-    prune_keys(arg);
+    housekeeping(arg);
 }
 
 static void control_state(hl_pg_t *pg, void *arg, bool up)
@@ -604,8 +606,7 @@ static void control_state(hl_pg_t *pg, void *arg, bool up)
         r->ids_requested = false;
         return;
     }
-    ensure_partitions(r);
-    prune_keys(r);
+    housekeeping(r);
     /* A new connection may have missed notifications: reload. */
     load_refdata(r);
 }
@@ -615,6 +616,12 @@ static bool any_writer_up(const router_t *r)
     for (int i = 0; i < r->nwriters; i++)
         if (hl_pg_up(r->writers[i].pg)) return true;
     return false;
+}
+
+/* Whether an intake can be stored now: reference data and a writer. */
+static bool can_store(const router_t *r)
+{
+    return r->refdata && any_writer_up(r);
 }
 
 bool hl__router_storage_up(const router_t *r)
@@ -730,7 +737,7 @@ static void handle_intake(router_t *r, const reply_to_t *to, hl_envelope_t **env
         hl__query_preview(r, to, envp, &plan);
         return;
     }
-    if (!r->refdata || !any_writer_up(r)) {
+    if (!can_store(r)) {
         reply_status(r, to, HOTLINE__STATUS__STATUS_TRY_LATER,
                      r->refdata ? "storage unavailable; retry with the same key"
                                 : "router is starting; retry with the same key",
@@ -877,7 +884,7 @@ static void intake_cb(hl_loop_t *loop, void *arg, short revents)
  * router that cannot store (PostgreSQL down). */
 static void take_intakes(router_t *r)
 {
-    bool ready = r->refdata && any_writer_up(r);
+    bool ready = can_store(r);
     if (!ready && hl_mono_us() - r->started_us < r->conf->pending_timeout_ms * 1000) return;
     hl_loop_set_events(r->loop, r->intake_handle, ZMQ_POLLIN);
     r->taking = true;
@@ -994,8 +1001,7 @@ hl_router_t *hl_router_new(hl_loop_t *loop, const hl_conf_t *conf, char err[HL_E
     r->timers[1] = hl_loop_timer(loop, conf->outbox_sweep_ms, conf->outbox_sweep_ms, outbox_cb, r);
     r->timers[2] = hl_loop_timer(loop, 250, 250, redis_watchdog, r);
     r->timers[3] = hl_loop_timer(loop, conf->stats_ms, conf->stats_ms, stats_cb, r);
-    r->timers[4] = hl_loop_timer(loop, 6 * 3600 * 1000, 6 * 3600 * 1000, partitions_cb, r);
-    r->timers[5] = hl_loop_timer(loop, 3600 * 1000, 3600 * 1000, prune_cb, r);
+    r->timers[4] = hl_loop_timer(loop, 3600 * 1000, 3600 * 1000, housekeeping_cb, r);
     return r;
 }
 
@@ -1030,7 +1036,7 @@ void hl_router_destroy(hl_router_t **self_p)
     if (!r) return;
     fail_pending(r, HOTLINE__STATUS__STATUS_TRY_LATER, "router stopped; retry with the same key");
     hl__action_fail_pending(r, "router stopped; retry");
-    for (int i = 0; i < 6; i++) hl_loop_cancel(r->loop, r->timers[i]);
+    for (int i = 0; i < 5; i++) hl_loop_cancel(r->loop, r->timers[i]);
     hl_loop_cancel(r->loop, r->reload_timer);
     hl_loop_cancel(r->loop, r->prune_timer);
     hl_loop_cancel(r->loop, r->hold_timer);

@@ -143,7 +143,7 @@ struct hl_router {
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
     hl_stage_t stages[2];    /* write transactions' times since the last stats line */
-    int timers[6];
+    int timers[5];
     int hold_timer;          /* batch.c: wakes the loop when held-back intakes' wait is up */
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
     /* Live figures counted since the last flush: per day's hash, field -> n. */
