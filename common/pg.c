@@ -515,6 +515,15 @@ out:
     pg->in_process = false;
 }
 
+static void notices(hl_pg_t *pg)
+{
+    PGnotify *n;
+    while (pg->conn && (n = PQnotifies(pg->conn)) != NULL) {
+        if (pg->on_notify) pg->on_notify(pg, pg->notify_arg, n->relname, n->extra);
+        PQfreemem(n);
+    }
+}
+
 static void io_cb(hl_loop_t *loop, void *arg, short revents)
 {
     (void)loop;
@@ -535,11 +544,10 @@ static void io_cb(hl_loop_t *loop, void *arg, short revents)
             drop(pg, HL_EIO, why);
             return;
         }
-        PGnotify *n;
-        while (pg->conn && (n = PQnotifies(pg->conn)) != NULL) {
-            if (pg->on_notify) pg->on_notify(pg, pg->notify_arg, n->relname, n->extra);
-            PQfreemem(n);
-        }
+        notices(pg);
         process(pg);
+        /* A notice read in the same packet as a result is parsed only once
+         * that result has been taken; the socket will not wake us for it. */
+        notices(pg);
     }
 }

@@ -822,15 +822,16 @@ int main(int argc, char **argv)
         if (zmq_poll(items, n, (long)wait) < 0 && errno != EINTR) break;
         drain_events(&s);
         drain_answers(&s);
-        if (n == 3 && (items[2].revents & ZMQ_POLLIN)) {
-            if (!PQconsumeInput(s.pg)) {
-                pg_lost(&s, "listening");
-            } else {
-                PGnotify *nt;
-                while ((nt = PQnotifies(s.pg)) != NULL) {
-                    s.reload = true; /* calendars or policy changed */
-                    PQfreemem(nt);
-                }
+        if (n == 3 && (items[2].revents & ZMQ_POLLIN) && !PQconsumeInput(s.pg)) {
+            pg_lost(&s, "listening");
+        } else if (n == 3) {
+            /* Every time, not only when the socket was readable: a notice
+             * that came in during a refresh's or resync's queries is
+             * already in libpq's queue, and nothing would wake us for it. */
+            PGnotify *nt;
+            while ((nt = PQnotifies(s.pg)) != NULL) {
+                s.reload = true; /* calendars or policy changed */
+                PQfreemem(nt);
             }
         }
         now = hl_now_ms();
