@@ -188,7 +188,10 @@ char *hl_day_name(int64_t day, char out[16])
     int y;
     unsigned m, d;
     hl_civil_from_days(day, &y, &m, &d);
-    snprintf(out, 16, "%04d-%02u-%02u", y, m, d);
+    /* Years past 0000-9999 are no day a ticket has; clamped, the bounds
+     * also show the compiler the name fits. */
+    y = y < 0 ? 0 : y > 9999 ? 9999 : y;
+    snprintf(out, 16, "%04d-%02u-%02u", y, m % 100, d % 100);
     return out;
 }
 

@@ -30,7 +30,7 @@ HL_MUSTCHECK int hl_iso8601_parse(const char *s, int64_t *ms);
 HL_MUSTCHECK int hl_time_parse(const char *s, int offset_min, int64_t *ms);
 
 /* The local day (days since 1970-01-01) of ms at offset_min, and its name
- * "YYYY-MM-DD" (out: 16 bytes; returns out). */
+ * "YYYY-MM-DD" (out: 16 bytes; returns out; years clamped to 0000-9999). */
 int64_t hl_local_day(int64_t ms, int offset_min);
 char *hl_day_name(int64_t day, char out[16]);
 /* The ms at which the local day (days since 1970-01-01) begins at offset_min. */

@@ -286,11 +286,12 @@ static void get_requests(gw_req_t *r)
 
 static void get_request(gw_req_t *r, const char *id)
 {
-    if (strlen(id) < 16 || strlen(id) > 27 || strspn(id, "0123456789") != strlen(id)) {
+    size_t n = strlen(id);
+    if (n < 16 || n >= sizeof r->ticket || n > 27 || strspn(id, "0123456789") != n) {
         error(r, 404, "service_request_id %.40s not found", id);
         return;
     }
-    snprintf(r->ticket, sizeof r->ticket, "%s", id);
+    memcpy(r->ticket, id, n + 1);
     r->kind = 1;
     char *one[1] = {r->ticket};
     Hotline__Query q = HOTLINE__QUERY__INIT;
@@ -314,11 +315,12 @@ static void finish_token(gw_req_t *r)
 
 static void get_token(gw_req_t *r, const char *token)
 {
-    if (!*token || strlen(token) >= sizeof r->key) {
+    size_t n = strlen(token);
+    if (n == 0 || n >= sizeof r->key) {
         error(r, 404, "token not found");
         return;
     }
-    snprintf(r->key, sizeof r->key, "%s", token);
+    memcpy(r->key, token, n + 1);
     Hotline__Query q = HOTLINE__QUERY__INIT;
     Hotline__Actor a = HOTLINE__ACTOR__INIT;
     a.role = "system";
