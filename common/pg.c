@@ -112,6 +112,32 @@ void hl_pg_req_copy(hl_pg_req_t *r, hl_buf_t *data)
     *data = (hl_buf_t)HL_BUF_INIT;
 }
 
+/* ------------------------------------------------------------ blocking reads */
+
+static _Thread_local bool rows_busy;
+
+PGresult *hl_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params,
+                     char err[HL_ERR_LEN])
+{
+    rows_busy = false;
+    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    rows_busy = !st || PQstatus(pg) != CONNECTION_OK || !strncmp(st, "57", 2) || !strncmp(st, "53", 2) ||
+                !strncmp(st, "40", 2) || !strncmp(st, "08", 2);
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
+    size_t len = strlen(msg);
+    while (len && msg[len - 1] == '\n') len--;
+    snprintf(err, HL_ERR_LEN, "%s: %.*s", what, (int)len, msg);
+    PQclear(res);
+    return NULL;
+}
+
+bool hl_pg_rows_busy(void)
+{
+    return rows_busy;
+}
+
 void hl_pg_text_array(hl_buf_t *out, const char *const *items, size_t n)
 {
     hl_buf_putc(out, '{');

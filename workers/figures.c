@@ -36,6 +36,7 @@
 #include "hotline/figsums.h"
 #include "hotline/figures.h"
 #include "hotline/map.h"
+#include "hotline/pg.h"
 
 extern char **environ;
 
@@ -78,13 +79,12 @@ static PGresult *exact_cells(PGconn *pg, const char *day, int offset)
     char off[16];
     snprintf(off, sizeof off, "%d", offset);
     const char *p[2] = {day, off};
-    PGresult *res = PQexecParams(pg,
-                                 "SELECT field, n FROM hl_metric_cells($1::date, $1::date + 1, $2::integer) ORDER BY 1",
-                                 2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    fprintf(stderr, "hotline-figures: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    char err[HL_ERR_LEN];
+    PGresult *res = hl_pg_rows(
+        pg, "hotline-figures",
+        "SELECT field, n FROM hl_metric_cells($1::date, $1::date + 1, $2::integer) ORDER BY 1", 2, p, err);
+    if (!res) fprintf(stderr, "%s\n", err);
+    return res;
 }
 
 /* A day's expected cells: fields and counts as strings. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hotline/kbeffect.h"
+#include "hotline/pg.h"
 
 const char *const hl_kbeffect_names[HL_KBEFFECT_NCOUNTS] = {
     "uses",      "direct_closures", "reply_citations", "identified", "repeats",   "rated",
@@ -45,11 +46,7 @@ unsigned hl_kbeffect_judge(const hl_kbeffect_t *e, const hl_kbeffect_rules_t *ru
 
 static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *p, char err[HL_ERR_LEN])
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    snprintf(err, HL_ERR_LEN, "knowledge-base report: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    return hl_pg_rows(pg, "knowledge-base report", sql, n, p, err);
 }
 
 PGresult *hl_kbeffect_query(PGconn *pg, int64_t from_ms, int64_t to_ms, const hl_kbeffect_rules_t *rules,

@@ -5,6 +5,7 @@
 
 #include "hotline/alloc.h"
 #include "hotline/kbgaps.h"
+#include "hotline/pg.h"
 #include "hotline/similar.h"
 #include "hotline/utf8.h"
 
@@ -21,19 +22,15 @@ PGresult *hl_kbgaps_query(PGconn *pg, int64_t days, size_t max, char err[HL_ERR_
     snprintf(d, sizeof d, "%lld", (long long)days);
     snprintf(m, sizeof m, "%zu", max);
     const char *p[2] = {d, m};
-    PGresult *res = PQexecParams(
-        pg,
+    return hl_pg_rows(
+        pg, "knowledge-base gaps",
         "SELECT t.ticket_no, t.title, t.title || ' ' || left(t.body, 120), t.category, coalesce(t.unit, ''), "
         "(extract(epoch FROM t.created_at) * 1000)::bigint FROM tickets t "
         "WHERE t.request_type = 'consultation' AND t.created_at >= now() - make_interval(days => $1::integer) "
         "AND t.state NOT IN ('MERGED', 'WITHDRAWN', 'NOT_ACCEPTED', 'TRANSFERRED_OUT') "
         "AND NOT EXISTS (SELECT 1 FROM kb_uses u WHERE u.ticket_id = t.id) "
         "ORDER BY t.created_at DESC LIMIT $2::bigint",
-        2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    snprintf(err, HL_ERR_LEN, "knowledge-base gaps: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+        2, p, err);
 }
 
 hl_kbgap_msg_t *hl_kbgaps_messages(const PGresult *res, size_t *n)

@@ -83,4 +83,18 @@ HL_MUSTCHECK int hl_pg_submit(hl_pg_t *pg, hl_pg_req_t **req_p);
  * pointer is an SQL NULL element. */
 void hl_pg_text_array(hl_buf_t *out, const char *const *items, size_t n);
 
+/* ---------------------------------------------------------------------------
+ * Blocking reads, for tools and worker threads on a PGconn of their own. */
+
+/* A parameterised read's rows (the caller PQclears), or NULL with err set to
+ * "WHAT: the server's message". */
+PGresult *hl_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params,
+                     char err[HL_ERR_LEN]);
+/* Whether the last hl_pg_rows on this thread failed for the server's state,
+ * not for the statement, so that the same read may succeed later: canceled
+ * (a statement timeout), shutting down, out of resources, a deadlock or a
+ * serialization failure, or the connection (SQLSTATE classes 57, 53, 40, 08).
+ * False after a success. */
+bool hl_pg_rows_busy(void);
+
 #endif

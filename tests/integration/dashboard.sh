@@ -12,7 +12,7 @@
 # <build>/test-artifacts/.
 source "$(dirname "$0")/gateway_lib.sh"
 
-gw_start gateway.rate_per_s=1000 gateway.rate_burst=1000 hotspots.cluster_scan=5000
+gw_start gateway.rate_per_s=1000 gateway.rate_burst=1000 hotspots.cluster_scan=5000 gateway.report_timeout_ms=2000
 AGENT=$(gw_token agent)
 OFFICE=$(gw_token office)
 SUPER=$(gw_token supervisor)
@@ -105,6 +105,20 @@ req GET /api/v1/deadlines "$AGENT"; check "agents: 403" "$ST" 403
 req GET "/api/v1/deadlines?light=green" "$OFFICE"; check "light=green: 400" "$ST" 400
 req GET "/api/v1/deadlines?limit=0" "$OFFICE"; check "limit=0: 400" "$ST" 400
 req POST /api/v1/deadlines "$OFFICE"; check "POST: 405" "$ST" 405
+
+echo "# a read PostgreSQL does not finish within gateway.report_timeout_ms (2 s): 503, then served again"
+hl_sql "BEGIN; LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" >/dev/null &
+LOCKER=$!
+hl_wait 5 '[ "$(hl_sql "SELECT count(*) FROM pg_locks WHERE relation = '"'tickets'::regclass"' AND granted AND mode = '"'AccessExclusiveLock'"'")" = 1 ]' ||
+    echo "# (the lock was not seen taken)"
+req GET /api/v1/deadlines "$SUPER"
+check "canceled at the statement timeout: 503 unavailable" "$ST/$(js 'd["error"]')" 503/unavailable
+check "with Retry-After" "$(grep -ci '^retry-after: 1' "$T/r.head")" 1
+check "logged as a warning, not an error" \
+    "$(grep -c ' W deadlines:' "$T/gateway.log")/$(grep -c ' E deadlines:' "$T/gateway.log")" 1/0
+wait "$LOCKER"
+req GET /api/v1/deadlines "$SUPER"
+check "served again once the lock is gone" "$ST/$(js 'd["red"]')" 200/1
 
 echo "# hot spots"
 req GET /api/v1/hotspots "$SUPER"

@@ -125,7 +125,7 @@ static void deadlines_work(gw_req_t *r, PGconn *pg)
                          "yellow", (json_int_t)yellow, "tickets", list);
     goto done;
 fail:
-    job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    job->unreachable = gw_pg_unavailable(pg);
 done:
     hl_free(lit);
     PQclear(res);

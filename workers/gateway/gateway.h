@@ -186,6 +186,10 @@ void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish);
 /* In deferred work: a query's rows, or NULL (the error logged under `what`
  * unless the connection is gone: the caller then answers 503). */
 PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params);
+/* In deferred work, after a read failed: whether PostgreSQL is the cause
+ * (unreachable, or the read timed out or met the server's load: see
+ * hl_pg_rows_busy), so the answer is 503 and a retry may succeed. */
+bool gw_pg_unavailable(PGconn *pg);
 /* A deferred read's answer: 200 with out (taken); without it 503 and
  * Retry-After when a store was unreachable, else 500; `what` names it in
  * the message ("the figures"). */

@@ -236,7 +236,7 @@ static void hot_work(gw_req_t *r, PGconn *pg)
     hot_job_t *job = r->job;
     job->q.unit = job->unit;
     job->out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
-    job->unreachable = !job->out && (!pg || PQstatus(pg) != CONNECTION_OK);
+    job->unreachable = !job->out && gw_pg_unavailable(pg);
 }
 
 static void hot_finish(gw_req_t *r)

@@ -645,8 +645,9 @@ static report_t *report_job(gw_req_t *r, bool period)
 /* A failed report query: why, for report_finish. */
 static void report_failed(report_t *job, PGconn *pg, const char *err)
 {
-    job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    job->unreachable = gw_pg_unavailable(pg);
     if (!job->unreachable) hl_error("%s", err);
+    else if (pg && PQstatus(pg) == CONNECTION_OK) hl_warn("%s", err); /* timed out or busy: 503 */
 }
 
 static void effectiveness_work(gw_req_t *r, PGconn *pg)

@@ -16,6 +16,7 @@
 #include "hotline/alloc.h"
 #include "hotline/clock.h"
 #include "hotline/map.h"
+#include "hotline/pg.h"
 
 #include "gateway.h"
 
@@ -155,8 +156,10 @@ static void *job_run(void *arg)
     pthread_mutex_unlock(&j->l->job_lock);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         PQfinish(pg);
+        char opt[48];
+        snprintf(opt, sizeof opt, "-c statement_timeout=%lld", (long long)j->l->gw->conf.gw_report_timeout_ms);
         const char *keys[] = {"dbname", "options", NULL};
-        const char *values[] = {j->l->gw->conf.pg_conninfo, "-c statement_timeout=60000", NULL};
+        const char *values[] = {j->l->gw->conf.pg_conninfo, opt, NULL};
         pg = PQconnectdbParams(keys, values, 1);
         if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
     }
@@ -202,11 +205,18 @@ void gw_loop_defer(gw_loop_t *l, gw_req_t *r)
 
 PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const char *const *params)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) return res;
-    if (PQstatus(pg) == CONNECTION_OK) hl_error("%s: %s", what, PQresultErrorMessage(res));
-    PQclear(res);
-    return NULL;
+    char err[HL_ERR_LEN];
+    PGresult *res = hl_pg_rows(pg, what, sql, n, params, err);
+    if (!res && PQstatus(pg) == CONNECTION_OK) {
+        if (hl_pg_rows_busy()) hl_warn("%s", err);
+        else hl_error("%s", err);
+    }
+    return res;
+}
+
+bool gw_pg_unavailable(PGconn *pg)
+{
+    return !pg || PQstatus(pg) != CONNECTION_OK || hl_pg_rows_busy();
 }
 
 void gw_reply_deferred(gw_req_t *r, json_t *out, bool unreachable, const char *what)

@@ -379,7 +379,7 @@ static void report_work(gw_req_t *r, PGconn *pg)
     d.b.data = NULL;
     goto done;
 fail:
-    if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    if (!job->unreachable) job->unreachable = gw_pg_unavailable(pg);
 done:
     hl_buf_free(&d.b);
     hl_free(units);

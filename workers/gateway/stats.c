@@ -471,7 +471,7 @@ static void figures_of(gw_req_t *r, PGconn *pg, stats_t *job)
     job->out = o;
     goto done;
 fail:
-    if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    if (!job->unreachable) job->unreachable = gw_pg_unavailable(pg);
 done:
     hl_map_destroy(&job->regions);
     hl_free(total);
@@ -659,7 +659,7 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
     b.data = NULL;
     goto done;
 fail:
-    if (!job->unreachable) job->unreachable = !pg || PQstatus(pg) != CONNECTION_OK;
+    if (!job->unreachable) job->unreachable = gw_pg_unavailable(pg);
 done:
     hl_buf_free(&b);
     table_free(&today);
