@@ -184,11 +184,7 @@ logfile $dir/redis.log
 EOF
     setsid redis-server "$dir/redis.conf" &
     echo $! >"$dir/redis.pid"
-    local i
-    for i in $(seq 1 100); do
-        redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
+    hl_wait 10 'redis-cli -p "$port" ping 2>/dev/null | grep -q PONG' && return 0
     tail -20 "$dir/redis.log" >&2
     hl_die "Redis did not start"
 }
@@ -200,12 +196,21 @@ hl_redis_stop() {
     rm -f "$dir/redis.pid"
 }
 
-# hl_wait_port PORT [seconds]: wait until something listens on 127.0.0.1:PORT.
-hl_wait_port() {
-    local port=$1 n=$((${2:-10} * 10)) i
-    for i in $(seq 1 "$n"); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+# hl_wait SECONDS 'CONDITION': evaluate CONDITION (a shell command line) every
+# 0.1 s until it succeeds; status 1 if it never did within SECONDS. The
+# condition sees the caller's variables (a function's arguments: copy them
+# into locals first, $1 and $2 are hl_wait's own).
+hl_wait() {
+    local _hl_n
+    for _hl_n in $(seq 1 "$(($1 * 10))"); do
+        eval "$2" && return 0
         sleep 0.1
     done
     return 1
+}
+
+# hl_wait_port PORT [seconds]: wait until something listens on 127.0.0.1:PORT.
+hl_wait_port() {
+    local port=$1
+    hl_wait "${2:-10}" '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null'
 }

@@ -145,7 +145,7 @@ hl_write_conf "$T/hotline.conf" /dev/null "${BUSSETS[@]}" log.level=warn "classi
 ROUTER_PID=$!
 PIDS+=($!)
 if [ "$BUS" = ipc ]; then
-    for _ in $(seq 100); do [ -S "$T/intake.sock" ] && break; sleep 0.1; done
+    hl_wait 10 '[ -S "$T/intake.sock" ]' || hl_die "the router's socket $T/intake.sock did not appear"
 else
     hl_wait_port "$INTAKE_PORT" 10
 fi

@@ -11,12 +11,8 @@ hl_test_router_start -s router.stats_ms=500
 
 # wait_rows SQL MIN: wait (up to 30 s) until the query returns at least MIN.
 wait_rows() {
-    local i
-    for i in $(seq 1 300); do
-        [ "$(hl_sql "$1")" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    local sql=$1 min=$2
+    hl_wait 30 '[ "$(hl_sql "$sql")" -ge "$min" ]'
 }
 
 verify_run() {

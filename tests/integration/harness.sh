@@ -118,17 +118,6 @@ hl_test_router_kill9() {
 
 hl_loadgen() { "$LOADGEN" --config "$T/hotline.conf" "$@"; }
 
-# hl_wait SECONDS 'CONDITION': evaluate CONDITION (a shell command line) every
-# 0.1 s until it succeeds; status 1 if it never did within SECONDS. The check
-# that follows says what was expected.
-hl_wait() {
-    local i
-    for i in $(seq 1 "$(($1 * 10))"); do
-        eval "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # kv FILE KEY: the value of KEY=... in FILE.
 kv() { grep -m1 "^$2=" "$1" | cut -d= -f2-; }

@@ -60,10 +60,7 @@ check "events received" "$(grep -c '^ticket\.' "$T/events.out")" 5
 
 echo "# a catalogue change reaches the running router (LISTEN/NOTIFY)"
 hl_sql "UPDATE catalogue SET lead_unit = 'WATER' WHERE category = 'health' AND region = '990100'" >/dev/null
-for i in $(seq 1 50); do
-    [ "$(grep -c 'reference data loaded' "$T/router.log")" -ge 2 ] && break
-    sleep 0.1
-done
+hl_wait 5 '[ "$(grep -c "reference data loaded" "$T/router.log")" -ge 2 ]' || true
 check "reloaded" "$(grep -c 'reference data loaded' "$T/router.log")" 2
 hl_loadgen -n 300 --prefix after -q >/dev/null
 check "health now goes to WATER" \

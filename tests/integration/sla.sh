@@ -31,10 +31,7 @@ sla_start() { # sla_start NAME [args]: run a watcher in the background, pid in S
     shift
     "$SLA" -c "$T/hotline.conf" "$@" >>"$T/sla-$name.log" 2>&1 &
     eval "SLA_$name=$!"
-    for _ in $(seq 1 100); do
-        grep -q 'watching' "$T/sla-$name.log" && return 0
-        sleep 0.1
-    done
+    hl_wait 10 'grep -q watching "$T/sla-$name.log"' && return 0
     cat "$T/sla-$name.log"
     hl_die "watcher $name did not start"
 }
@@ -48,12 +45,8 @@ new_ticket() {
 }
 # wait_for SQL [seconds]: until the query returns t.
 wait_for() {
-    local i
-    for i in $(seq 1 $((${2:-10} * 10))); do
-        [ "$(hl_sql "$1")" = t ] && return 0
-        sleep 0.1
-    done
-    return 1
+    local sql=$1
+    hl_wait "${2:-10}" '[ "$(hl_sql "$sql")" = t ]'
 }
 notices() { # notices TICKET CLOCK: "notice[/level]" of its notify events, in order
     hl_sql "SELECT string_agg(e.payload->>'notice' || coalesce('/' || (e.payload->>'level'), ''), ' ' ORDER BY e.seq)
