@@ -190,6 +190,9 @@ PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const
  * (unreachable, or the read timed out or met the server's load: see
  * hl_pg_rows_busy), so the answer is 503 and a retry may succeed. */
 bool gw_pg_unavailable(PGconn *pg);
+/* Logs a failed read's err: an error, a warning when the server's state
+ * caused it, nothing when the connection (pg may be NULL) is gone. */
+void gw_pg_failed(PGconn *pg, const char *err);
 /* A deferred read's answer: 200 with out (taken); without it 503 and
  * Retry-After when a store was unreachable, else 500; `what` names it in
  * the message ("the figures"). */

@@ -646,8 +646,7 @@ static report_t *report_job(gw_req_t *r, bool period)
 static void report_failed(report_t *job, PGconn *pg, const char *err)
 {
     job->unreachable = gw_pg_unavailable(pg);
-    if (!job->unreachable) hl_error("%s", err);
-    else if (pg && PQstatus(pg) == CONNECTION_OK) hl_warn("%s", err); /* timed out or busy: 503 */
+    gw_pg_failed(pg, err);
 }
 
 static void effectiveness_work(gw_req_t *r, PGconn *pg)

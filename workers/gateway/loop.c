@@ -207,11 +207,15 @@ PGresult *gw_pg_rows(PGconn *pg, const char *what, const char *sql, int n, const
 {
     char err[HL_ERR_LEN];
     PGresult *res = hl_pg_rows(pg, what, sql, n, params, err);
-    if (!res && PQstatus(pg) == CONNECTION_OK) {
-        if (hl_pg_rows_busy()) hl_warn("%s", err);
-        else hl_error("%s", err);
-    }
+    if (!res) gw_pg_failed(pg, err);
     return res;
+}
+
+void gw_pg_failed(PGconn *pg, const char *err)
+{
+    if (PQstatus(pg) != CONNECTION_OK) return; /* gone: answered 503, as before a reconnect */
+    if (hl_pg_rows_busy()) hl_warn("%s", err); /* timed out or busy: 503 */
+    else hl_error("%s", err);
 }
 
 bool gw_pg_unavailable(PGconn *pg)

@@ -287,7 +287,8 @@ static void get_requests(gw_req_t *r)
 static void get_request(gw_req_t *r, const char *id)
 {
     size_t n = strlen(id);
-    if (n < 16 || n >= sizeof r->ticket || n > 27 || strspn(id, "0123456789") != n) {
+    _Static_assert(sizeof ((gw_req_t *)0)->ticket > 27, "a ticket number of 27 digits fits");
+    if (n < 16 || n > 27 || strspn(id, "0123456789") != n) {
         error(r, 404, "service_request_id %.40s not found", id);
         return;
     }
