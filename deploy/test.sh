@@ -3,9 +3,11 @@
 #
 # Installs missing Debian packages (as root), then twice: builds (warnings
 # are errors) and runs the unit and integration tests with ctest; the second
-# build has AddressSanitizer and UndefinedBehaviorSanitizer. Integration tests
-# start their own PostgreSQL, Redis and router on free loopback ports in
-# temporary folders; nothing system-wide is touched.
+# build has AddressSanitizer and UndefinedBehaviorSanitizer. In between it
+# compiles the Release type (-O3) without tests: gcc warns differently at
+# each optimisation level, and a packager's build must not fail. Integration
+# tests start their own PostgreSQL, Redis and router on free loopback ports
+# in temporary folders; nothing system-wide is touched.
 #
 # Usage: ./deploy/test.sh [--no-sanitize] [ctest arguments, e.g. -L unit or -R intake]
 set -euo pipefail
@@ -17,7 +19,7 @@ args=()
 for arg in "$@"; do
     case $arg in
     --no-sanitize) sanitize= ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$arg") ;;
     esac
 done
@@ -38,6 +40,8 @@ run_suite() {
 
 start=$(date +%s)
 run_suite build "release build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+hl_say "compiling the Release type (-O3, warnings are errors; no tests)"
+hl_build build-O3 -DCMAKE_BUILD_TYPE=Release -DHL_BUILD_TESTS=OFF
 if [ -n "$sanitize" ]; then
     # Leak checks stay on; abort on the first sanitizer report.
     export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1

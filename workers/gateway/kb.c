@@ -612,9 +612,7 @@ typedef struct {
 static void report_finish(gw_req_t *r)
 {
     report_t *job = r->job;
-    if (job->out) gw_reply_json(r, 200, job->out);
-    else if (job->unreachable) unavailable(r);
-    else gw_reply_error(r, 500, "internal", "the report could not be made");
+    gw_reply_deferred(r, job->out, job->unreachable, "the knowledge-base report");
     hl_free(job);
     r->job = NULL;
 }
