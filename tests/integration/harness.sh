@@ -118,7 +118,6 @@ hl_test_router_kill9() {
 
 hl_loadgen() { "$LOADGEN" --config "$T/hotline.conf" "$@"; }
 
-
 # kv FILE KEY: the value of KEY=... in FILE.
 kv() { grep -m1 "^$2=" "$1" | cut -d= -f2-; }
 
