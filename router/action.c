@@ -61,9 +61,7 @@ typedef struct {
 } tell_t;
 
 struct abatch {
-    abatch_t *next_wait;  /* in the list of batches waiting for Redis */
-    int64_t formed_us;    /* when it took its actions */
-    int64_t redis_since_us; /* when it was committed, if it waits for stream writes */
+    delivery_t d;         /* first: done() gets the batch back from it */
     router_t *r;
     writer_t *w;
     aitem_t **items;
@@ -82,8 +80,6 @@ struct abatch {
     size_t ndispatched;
     int64_t outbox_id;
     int64_t lo, hi;       /* created_at range, ms */
-    int outstanding;
-    bool redis_failed;
 };
 
 /* ------------------------------------------------------------ queue */
@@ -711,11 +707,11 @@ static void entry_of_ticket(const hl_ticket_t *t, hl_queue_entry_t *e)
     e->version = t->version;
 }
 
-static void complete(abatch_t *b)
+static void complete(delivery_t *d)
 {
+    abatch_t *b = (abatch_t *)d;
     router_t *r = b->r;
-    if (b->redis_since_us) (void)hl__router_stage(r, HL_STAGE_QUEUE, b->redis_since_us);
-    if (b->ndispatched && b->outbox_id && b->outbox_id != -1 && !b->redis_failed)
+    if (b->ndispatched && b->outbox_id && b->outbox_id != -1 && !d->failed)
         hl__router_delivered(r, b->outbox_id);
     for (size_t i = 0; i < b->nevs; i++) {
         ev_t *e = &b->evs[i];
@@ -731,28 +727,6 @@ static void complete(abatch_t *b)
     free_batch(b);
 }
 
-static void unlink_waiting(abatch_t *b)
-{
-    for (abatch_t **pp = &b->r->aredis_wait; *pp; pp = &(*pp)->next_wait) {
-        if (*pp == b) {
-            *pp = b->next_wait;
-            return;
-        }
-    }
-}
-
-static void tell_cb(redisAsyncContext *c, void *reply, void *privdata)
-{
-    (void)c;
-    abatch_t *b = privdata;
-    redisReply *rep = reply;
-    if (!rep || rep->type == REDIS_REPLY_ERROR) b->redis_failed = true;
-    else b->r->stats.queued++;
-    if (--b->outstanding > 0) return;
-    unlink_waiting(b);
-    complete(b);
-}
-
 static void rt2_done(void *arg, int rc, const char *msg)
 {
     abatch_t *b = arg;
@@ -761,28 +735,18 @@ static void rt2_done(void *arg, int rc, const char *msg)
         batch_failed(b, rc, msg);
         return;
     }
-    int64_t now = hl__router_stage(r, HL_STAGE_STORE, b->formed_us);
+    hl__delivery_begin(&b->d, r, complete);
     release(b);
     r->stats.batches++;
-    b->redis_failed = !hl_redis_up(r->redis);
-    for (size_t i = 0; i < b->ntells && !b->redis_failed; i++) {
+    for (size_t i = 0; i < b->ntells && !b->d.failed; i++) {
         tell_t *t = &b->tells[i];
         hl_queue_entry_t e;
         entry_of_ticket(&b->slots[t->slot].t, &e);
         hl_xadd_t x;
         hl_queue_xadd(&x, t->unit, t->kind, t->event, t->role, &e);
-        if (hl_redis_command(r->redis, tell_cb, b, x.argc, x.argv, x.argvlen) == 0)
-            b->outstanding++;
-        else
-            b->redis_failed = true;
+        hl__delivery_xadd(&b->d, &x);
     }
-    if (b->outstanding == 0) {
-        complete(b);
-        return;
-    }
-    b->redis_since_us = now;
-    b->next_wait = r->aredis_wait;
-    r->aredis_wait = b;
+    hl__delivery_end(&b->d);
 }
 
 static int cmp_id(const void *x, const void *y)
@@ -797,7 +761,7 @@ static void start_batch(router_t *r, writer_t *w)
     abatch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
-    b->formed_us = hl_mono_us();
+    b->d.formed_us = hl_mono_us();
     w->abatch = b;
     b->items = hl_malloc(max * sizeof(aitem_t *));
     while (b->n < max && r->apending_head && !(b->n && r->apending_head->solo)) b->items[b->n++] = pop(r);
@@ -886,19 +850,3 @@ void hl__action_start_all(router_t *r)
     }
 }
 
-bool hl__action_busy(const router_t *r)
-{
-    for (int i = 0; i < r->nwriters; i++)
-        if (r->writers[i].abatch) return true;
-    return r->aredis_wait != NULL;
-}
-
-void hl__action_redis_watchdog(router_t *r)
-{
-    int64_t limit = hl_mono_us() - r->conf->redis_timeout_ms * 1000;
-    for (abatch_t *b = r->aredis_wait; b; b = b->next_wait)
-        if (b->redis_since_us < limit) {
-            hl_redis_reset(r->redis, "stream writes timed out");
-            return;
-        }
-}

@@ -40,6 +40,7 @@
 #define KEYS_FIRST_US 2000000 /* keys-first period after a replayed key */
 
 struct batch {
+    delivery_t d;            /* first: done() gets the batch back from it */
     router_t *r;
     writer_t *w;
     item_t **items;
@@ -47,11 +48,6 @@ struct batch {
     int64_t batch_id;        /* = the first ticket id; names the outbox row */
     int64_t created_at;
     bool keys_first;         /* on the keys-first path */
-    int redis_outstanding;
-    bool redis_failed;
-    int64_t formed_us;       /* when it took its intakes */
-    int64_t redis_since_us;  /* when it was committed, if it waits for stream writes */
-    batch_t *next;           /* in the list of batches waiting for Redis */
 };
 
 static void send_copy(batch_t *b);
@@ -104,11 +100,11 @@ static void batch_failed(batch_t *b, int rc, const char *msg)
 
 /* Answers, events and the outbox bookkeeping, once the batch is committed and
  * its stream writes are answered (or skipped). */
-static void batch_complete(batch_t *b)
+static void batch_complete(delivery_t *d)
 {
+    batch_t *b = (batch_t *)d;
     router_t *r = b->r;
-    if (b->redis_since_us) (void)hl__router_stage(r, HL_STAGE_QUEUE, b->redis_since_us);
-    if (b->nnew && !b->redis_failed) hl__router_delivered(r, b->batch_id);
+    if (b->nnew && !d->failed) hl__router_delivered(r, b->batch_id);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
         if (it->is_new) {
@@ -143,78 +139,31 @@ static void entry_of(const item_t *it, hl_queue_entry_t *e)
     e->version = it->version;
 }
 
-int hl__batch_queue(router_t *r, const item_t *it, int k, redisCallbackFn *fn, void *arg)
+void hl__batch_xadd(const router_t *r, const item_t *it, int k, hl_xadd_t *x)
 {
     hl_queue_entry_t e;
-    hl_xadd_t x;
     entry_of(it, &e);
     const hl_plan_t *p = &it->plan;
     const char *queue = k ? p->assisting[k - 1] : *p->unit ? p->unit : r->conf->dispatch_queue;
-    hl_queue_xadd(&x, queue, "ticket", it->event, k ? "assist" : "lead", &e);
-    return hl_redis_command(r->redis, fn, arg, x.argc, x.argv, x.argvlen);
-}
-
-static void unlink_waiting(batch_t *b)
-{
-    for (batch_t **pp = &b->r->redis_wait; *pp; pp = &(*pp)->next) {
-        if (*pp == b) {
-            *pp = b->next;
-            return;
-        }
-    }
-}
-
-static void xadd_cb(redisAsyncContext *c, void *reply, void *privdata)
-{
-    (void)c;
-    batch_t *b = privdata;
-    redisReply *rep = reply;
-    if (!rep || rep->type == REDIS_REPLY_ERROR)
-        b->redis_failed = true;
-    else
-        b->r->stats.queued++;
-    if (--b->redis_outstanding > 0) return;
-    unlink_waiting(b);
-    batch_complete(b);
+    hl_queue_xadd(x, queue, "ticket", it->event, k ? "assist" : "lead", &e);
 }
 
 /* Committed: put the new tickets in their streams, then complete. */
 static void batch_deliver(batch_t *b)
 {
     router_t *r = b->r;
-    int64_t now = hl__router_stage(r, HL_STAGE_STORE, b->formed_us);
+    hl__delivery_begin(&b->d, r, batch_complete);
     release_writer(b);
     r->stats.batches++;
-    b->redis_failed = !hl_redis_up(r->redis);
-    for (size_t i = 0; i < b->n && !b->redis_failed; i++) {
+    for (size_t i = 0; i < b->n && !b->d.failed; i++) {
         if (!b->items[i]->is_new) continue;
         for (int k = 0; k <= b->items[i]->plan.nassisting; k++) {
-            if (hl__batch_queue(r, b->items[i], k, xadd_cb, b) == 0)
-                b->redis_outstanding++;
-            else
-                b->redis_failed = true;
+            hl_xadd_t x;
+            hl__batch_xadd(r, b->items[i], k, &x);
+            hl__delivery_xadd(&b->d, &x);
         }
     }
-    if (b->redis_outstanding == 0) {
-        batch_complete(b);
-        return;
-    }
-    b->redis_since_us = now;
-    b->next = r->redis_wait;
-    r->redis_wait = b;
-}
-
-void hl__batch_redis_watchdog(router_t *r)
-{
-    int64_t limit = hl_mono_us() - r->conf->redis_timeout_ms * 1000;
-    for (batch_t *b = r->redis_wait; b; b = b->next) {
-        if (b->redis_since_us < limit) {
-            /* Every outstanding command is answered NULL: the batches complete
-             * as undelivered and the outbox sweep sends them later. */
-            hl_redis_reset(r->redis, "stream writes timed out");
-            return;
-        }
-    }
+    hl__delivery_end(&b->d);
 }
 
 /* ----------------------------------------------------- reading replays */
@@ -456,7 +405,7 @@ static void start_batch(router_t *r, writer_t *w)
     batch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
-    b->formed_us = hl_mono_us();
+    b->d.formed_us = hl_mono_us();
     w->batch = b;
     b->items = hl_malloc(max * sizeof(item_t *));
     while (b->n < max && r->pending_head && !(b->n && r->pending_head->solo))
@@ -478,13 +427,6 @@ static void start_batch(router_t *r, writer_t *w)
         send_keys(b);
     else
         send_copy(b);
-}
-
-bool hl__batch_busy(const router_t *r)
-{
-    for (int i = 0; i < r->nwriters; i++)
-        if (r->writers[i].batch) return true;
-    return r->redis_wait != NULL;
 }
 
 static void hold_over(hl_loop_t *loop, void *arg)

@@ -118,7 +118,9 @@ static void sweep_result(void *arg, int index, const PGresult *res)
             sweep_ref_t *ref = hl_malloc(sizeof *ref);
             ref->s = s;
             ref->index = bi;
-            if (hl__batch_queue(r, &it, k, sweep_xadd_cb, ref) == 0) {
+            hl_xadd_t x;
+            hl__batch_xadd(r, &it, k, &x);
+            if (hl_redis_command(r->redis, sweep_xadd_cb, ref, x.argc, x.argv, x.argvlen) == 0) {
                 s->outstanding++;
             } else {
                 hl_free(ref);

@@ -662,8 +662,7 @@ static void writer_state(hl_pg_t *pg, void *arg, bool up)
 static void redis_watchdog(hl_loop_t *loop, void *arg)
 {
     (void)loop;
-    hl__batch_redis_watchdog(arg);
-    hl__action_redis_watchdog(arg);
+    hl__delivery_watchdog(arg);
 }
 
 static void outbox_cb(hl_loop_t *loop, void *arg)
@@ -909,8 +908,7 @@ static void before_sleep(hl_loop_t *loop, void *arg)
     }
     r->actions_next = !r->actions_next;
     if (r->reload_wanted && !r->loading && hl_pg_up(r->control)) load_refdata(r);
-    if (r->shutting_down && !r->pending_head && !r->apending_head && !hl__batch_busy(r) &&
-        !hl__action_busy(r))
+    if (r->shutting_down && !r->pending_head && !r->apending_head && !hl__router_writing(r) && !r->delivering)
         hl_loop_stop(loop);
 }
 

@@ -49,6 +49,25 @@ typedef struct abatch abatch_t;
 typedef struct hl_router router_t;
 typedef struct hl_simcache hl_simcache_t;
 
+/* A committed write batch's stream writes (delivery.c). Both kinds of batch
+ * embed one as their first member and set formed_us when they take their
+ * work. After the commit: hl__delivery_begin (counts the store stage), one
+ * hl__delivery_xadd per stream entry (a no-op once failed), then
+ * hl__delivery_end, which calls done(d) at once when no reply is due, or
+ * when the last one is in (counting the queue stage). done owns the batch
+ * from then on; failed says an entry was not written (Redis down, an error,
+ * or the watchdog's reset), and the outbox sweep sends it later. */
+typedef struct delivery delivery_t;
+struct delivery {
+    delivery_t *next;        /* in r->delivering while replies are due */
+    router_t *r;
+    void (*done)(delivery_t *d);
+    int64_t formed_us;       /* when the batch took its work */
+    int64_t committed_us;    /* when its transaction committed */
+    int outstanding;         /* stream writes not yet answered */
+    bool failed;
+};
+
 /* Where an answer goes: the ROUTER identity frame(s) and the request id. */
 typedef struct {
     uint8_t data[ROUTE_MAX];
@@ -133,9 +152,8 @@ struct hl_router {
     hl_map_t *inflight;      /* idempotency key -> item */
     aitem_t *apending_head, *apending_tail; /* actions waiting for a writer */
     size_t napending;
-    abatch_t *aredis_wait;   /* action batches waiting for their XADD replies */
     bool actions_next;       /* both kinds wait: whose turn */
-    batch_t *redis_wait;     /* batches waiting for their XADD replies */
+    delivery_t *delivering;  /* committed batches waiting for their XADD replies */
     int64_t *delivered;      /* outbox rows whose tickets are all queued */
     size_t ndelivered, capdelivered;
     void *sweep;             /* outbox sweep in progress (outbox.c) */
@@ -178,20 +196,23 @@ int64_t hl__router_stage(router_t *r, int stage, int64_t since_us);
 /* batch.c */
 void hl__batch_start_all(router_t *r);     /* start batches while writers and ids allow */
 void hl__batch_request_ids(router_t *r);
-bool hl__batch_busy(const router_t *r);    /* a batch is in flight or waits for Redis */
-void hl__batch_redis_watchdog(router_t *r);
-/* XADD a ticket to its k-th queue: 0 is the lead unit's (or the dispatch
- * queue), 1..nassisting the assisting units'. Returns 0, or HL_EAGAIN when
- * Redis is not connected (fn is then not called). */
-int hl__batch_queue(router_t *r, const item_t *it, int k, redisCallbackFn *fn, void *arg);
+/* Fill x with the XADD of a ticket to its k-th queue: 0 is the lead unit's
+ * (or the dispatch queue), 1..nassisting the assisting units'. x borrows
+ * its strings. */
+void hl__batch_xadd(const router_t *r, const item_t *it, int k, hl_xadd_t *x);
 
 /* action.c */
 void hl__action_accept(router_t *r, const reply_to_t *to, hl_envelope_t **envp);
 void hl__action_start_all(router_t *r);
-bool hl__action_busy(const router_t *r);
 void hl__action_expire(router_t *r);
 void hl__action_fail_pending(router_t *r, const char *msg);
-void hl__action_redis_watchdog(router_t *r);
+
+/* delivery.c (see delivery_t above) */
+void hl__delivery_begin(delivery_t *d, router_t *r, void (*done)(delivery_t *d));
+void hl__delivery_xadd(delivery_t *d, hl_xadd_t *x);
+void hl__delivery_end(delivery_t *d);
+/* Resets Redis when a delivery has waited longer than redis.timeout_ms. */
+void hl__delivery_watchdog(router_t *r);
 
 /* simcache.c: open tickets for previews and intakes, per category and district. */
 #define HL_SIMCACHE_MAX 100        /* tickets per set, newest first */

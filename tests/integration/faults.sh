@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Faults under load: the router killed with SIGKILL, Redis stopped, PostgreSQL
-# stopped, each in the middle of 20,000 intakes sent with retries. Afterwards
-# every acked ticket is stored once, as acked, and in its unit stream; nothing
-# is stored twice; while PostgreSQL is down intakes are refused, not acked.
+# Faults under load: the router killed with SIGKILL, Redis stopped, Redis hung
+# (SIGSTOP: its stream writes time out), PostgreSQL stopped, each in the
+# middle of 20,000 intakes sent with retries. Afterwards every acked ticket is
+# stored once, as acked, and in its unit stream; nothing is stored twice;
+# while PostgreSQL is down intakes are refused, not acked.
 source "$(dirname "$0")/harness.sh"
 
 N=${HL_FAULT_COUNT:-20000}
@@ -54,6 +55,25 @@ hl_redis_start "$T/redis" "$REDIS_PORT"
 wait $LG || true
 verify_run "$T/redis.out" "after the Redis outage" redis
 check "the sweep re-sent them" "$(grep -c 'outbox sweep re-sent' "$T/router.log" | awk '{print ($1 > 0)}')" 1
+
+echo "# Redis hangs (SIGSTOP) in the middle of $N intakes: the stream writes time out"
+# The connection stays open but nothing is answered: after redis.timeout_ms
+# (2 s) the router's watchdog drops the connection, the waiting batches
+# complete as not delivered (their tickets stay in the outbox), and once Redis
+# runs again the sweep sends them.
+hl_loadgen -n "$N" -w 500 --retries 1000 --timeout 2000 --prefix hang --verify -q >"$T/hang.out" &
+LG=$!
+wait_rows "SELECT count(*) FROM tickets WHERE idempotency_key LIKE 'hang-%'" $((N / 4)) || true
+log0=$(wc -l <"$T/router.log")
+kill -STOP "$(cat "$T/redis/redis.pid")"
+sleep 4
+kill -CONT "$(cat "$T/redis/redis.pid")"
+wait $LG || true
+verify_run "$T/hang.out" "after Redis hung" hang
+check "the watchdog dropped the hung connection" \
+    "$(tail -n +"$((log0 + 1))" "$T/router.log" | grep -c 'stream writes timed out' | awk '{print ($1 > 0)}')" 1
+hl_wait 30 '[ "$(hl_sql "SELECT count(*) FROM outbox")" -eq 0 ]' || true
+check "the outbox emptied" "$(hl_sql "SELECT count(*) FROM outbox")" 0
 
 echo "# stop PostgreSQL in the middle of $N intakes, start it again later"
 hl_loadgen -n "$N" -w 500 --retries 1000 --timeout 1000 --prefix pg --verify -q >"$T/pg.out" &
