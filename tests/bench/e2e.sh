@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
+source tests/bench/stack.sh
 
 N=200000
 SECS=15
@@ -30,37 +31,18 @@ while getopts "n:s:w:" o; do
     esac
 done
 
-hl_install_deps
-hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-B=$PWD/build
-T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
-chmod 755 "$T"
+hl_bench_setup
 ROUTER_PID=
-cleanup() {
-    [ -n "$ROUTER_PID" ] && kill -TERM "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
-    hl_redis_stop "$T/redis"
-    hl_pg_stop "$T/pg"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+HL_BENCH_DAEMONS=(ROUTER_PID)
 
 DATA=$PWD/../shared/data/citizen_messages_train.csv
 if [ -r "$DATA" ]; then CSV=(--csv "$DATA"); RAWCSV=(-f "$DATA"); data=real; else CSV=(); RAWCSV=(); data=synthetic; fi
 
-hl_machine
-echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
-echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
+hl_bench_versions
 echo "data=$data"
 echo "tickets=$N"
 
-hl_free_port PG_PORT
-hl_free_port REDIS_PORT
-hl_free_port INTAKE_PORT
-hl_free_port EVENTS_PORT
-hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
-hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
-CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
-"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
+hl_bench_stores_up
 
 # (a) the raw limit
 "$B/tests/bench/bench_pgraw" -d "$CONNINFO" "${RAWCSV[@]}" -n "$N" -c 2 >"$T/raw.out" 2>"$T/raw.err"
@@ -88,12 +70,10 @@ awk -v e="$E2E" -v r="$RAW" -v a="$RAW_ALL" 'BEGIN {
 # checkpoints that still happen during it are counted.
 RATE=$(awk -v r="$RAW" 'BEGIN {printf "%d", r / 10}')
 COUNT=$((RATE * SECS))
-ckpt() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c \
-    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
-hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "CHECKPOINT" >/dev/null
-c0=$(ckpt)
+sql CHECKPOINT >/dev/null
+c0=$(hl_bench_checkpoints)
 "${LG[@]}" -n "$COUNT" -r "$RATE" -w 100000 --prefix lat >"$T/lat.out" || true
-echo "checkpoints_during_10pct=$(($(ckpt) - c0))"
+echo "checkpoints_during_10pct=$(($(hl_bench_checkpoints) - c0))"
 echo "rate_at_10pct=$RATE"
 echo "achieved_at_10pct=$(grep '^rate_per_s=' "$T/lat.out" | cut -d= -f2)"
 echo "p50_ms_at_10pct=$(grep '^p50_ms=' "$T/lat.out" | cut -d= -f2)"

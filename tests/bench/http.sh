@@ -45,6 +45,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
+source tests/bench/stack.sh
 
 SECS=30
 HALF_SECS=
@@ -66,19 +67,9 @@ while getopts "d:H:c:n:S:b:s:" o; do
     esac
 done
 
-hl_install_deps wrk
-hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-B=$PWD/build
-T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
-chmod 755 "$T"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; }; done
-    hl_redis_stop "$T/redis"
-    hl_pg_stop "$T/pg"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+hl_bench_setup wrk
+GW_PID= ROUTER_PID=
+HL_BENCH_DAEMONS=(GW_PID ROUTER_PID)
 
 DATA=$PWD/../shared/data/citizen_messages_train.csv
 if [ -r "$DATA" ]; then RAWCSV=(-f "$DATA"); data=real; else RAWCSV=(); data=synthetic; fi
@@ -102,8 +93,7 @@ with open(out, "w", encoding="utf-8") as f:
                            ensure_ascii=False) + "\n")
 PY
 
-hl_machine
-echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
+hl_bench_versions
 echo "libmicrohttpd=$(dpkg-query -W -f='${Version}' libmicrohttpd12 2>/dev/null || echo '?')"
 echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
 echo "data=$data"
@@ -116,15 +106,7 @@ echo "similar=$SIMILAR"
 echo "bus=$BUS"
 echo "settings=${SETS[*]:-}"
 
-hl_free_port PG_PORT
-hl_free_port REDIS_PORT
-hl_free_port INTAKE_PORT
-hl_free_port EVENTS_PORT
-hl_free_port HTTP_PORT
-hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
-hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
-CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
-"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
+hl_bench_stores_up
 
 # (a) the raw limit
 "$B/tests/bench/bench_pgraw" -d "$CONNINFO" "${RAWCSV[@]}" -n "$N" -c 2 >"$T/raw.out" 2>"$T/raw.err"
@@ -143,7 +125,6 @@ hl_write_conf "$T/hotline.conf" /dev/null "${BUSSETS[@]}" log.level=warn "classi
 # path's worst times during (c).
 "$B/router/hotline-router" --config "$T/hotline.conf" -s log.level=info 2>"$T/router.log" &
 ROUTER_PID=$!
-PIDS+=($!)
 if [ "$BUS" = ipc ]; then
     hl_wait 10 '[ -S "$T/intake.sock" ]' || hl_die "the router's socket $T/intake.sock did not appear"
 else
@@ -151,7 +132,6 @@ else
 fi
 "$B/workers/hotline-gateway" --config "$T/hotline.conf" 2>"$T/gateway.log" &
 GW_PID=$!
-PIDS=($! "${PIDS[@]}")
 hl_wait_port "$HTTP_PORT" 10
 TOKEN=$("$B/workers/hotline-token" --config "$T/hotline.conf" create --role agent --name bench --rate 1000000)
 sleep 1.5 # the gateway reads new tokens on NOTIFY
@@ -169,8 +149,8 @@ cpu_snapshot() {
         "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
         "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat)"
 }
-commits() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
-stored() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "SELECT count(*) FROM tickets"; }
+commits() { sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
+stored() { sql "SELECT count(*) FROM tickets"; }
 WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
     -s "$PWD/tests/bench/http.lua")
 
@@ -207,14 +187,12 @@ awk -v a="$cpu0" -v b="$cpu1" -v w="$(cat "$T/wrk.time")" -v n="$((after_sat - b
 # (c) half of (b)'s rate: each connection pauses CONNS/(rate/2) on average.
 # As in e2e.sh, (b)'s WAL is checkpointed first, so that its write-back does
 # not land in this window; checkpoints that still happen in it are counted.
-ckpt() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c \
-    "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
-hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "CHECKPOINT" >/dev/null
-c0=$(ckpt)
+sql CHECKPOINT >/dev/null
+c0=$(hl_bench_checkpoints)
 rl0=$(wc -l <"$T/router.log")
 DELAY=$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
 HL_RUN=half HL_DELAY_MS=$DELAY "${WRK[@]}" -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
-echo "checkpoints_during_half=$(($(ckpt) - c0))"
+echo "checkpoints_during_half=$(($(hl_bench_checkpoints) - c0))"
 sleep 1
 after_half=$(stored)
 echo "half_target_per_s=$(awk -v r="$RATE" 'BEGIN {printf "%d", r / 2}')"

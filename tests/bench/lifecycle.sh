@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
+source tests/bench/stack.sh
 
 N=60000
 D=1000000
@@ -32,35 +33,14 @@ while getopts "n:d:i:" o; do
     esac
 done
 
-hl_install_deps
-hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-B=$PWD/build
-T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
-chmod 755 "$T"
+hl_bench_setup
 ROUTER_PID= SLA_PID=
-cleanup() {
-    [ -n "$SLA_PID" ] && kill -TERM "$SLA_PID" 2>/dev/null && wait "$SLA_PID" 2>/dev/null
-    [ -n "$ROUTER_PID" ] && kill -TERM "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
-    hl_redis_stop "$T/redis"
-    hl_pg_stop "$T/pg"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+HL_BENCH_DAEMONS=(SLA_PID ROUTER_PID)
 
-hl_machine
-echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
-echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
+hl_bench_versions
 echo "tickets=$N"
 
-hl_free_port PG_PORT
-hl_free_port REDIS_PORT
-hl_free_port INTAKE_PORT
-hl_free_port EVENTS_PORT
-hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
-hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
-CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
-"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
-sql() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "$1"; }
+hl_bench_stores_up
 
 # Every new ticket waits for a dispatcher: the office dispatches them all.
 hl_write_conf "$T/hotline.conf" /dev/null log.level=warn router.min_confidence=1
@@ -140,8 +120,6 @@ sleep "$IDLE"
 c1=$(ticks)
 awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v s="$IDLE" \
     'BEGIN { printf "sla_cpu_while_watching_pct=%.2f\n", 100 * (b - a) / hz / s }'
-kill -TERM "$SLA_PID"
-wait "$SLA_PID" || true
-SLA_PID=
+hl_bench_stop SLA_PID
 sed 's/^/sla_final_/' "$T/sla.stats" | grep -E 'deadlines|index_kib|warnings|refused|stale'
 echo "sla_duplicate_notices=$(sql "SELECT count(*) FROM (SELECT 1 FROM ticket_events WHERE kind = 'notify' GROUP BY ticket_id, payload->>'clock', payload->>'due', payload->>'notice', payload->>'level' HAVING count(*) > 1) d")"

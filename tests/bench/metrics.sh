@@ -28,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
+source tests/bench/stack.sh
 
 N=40000
 TICKETS=2000000
@@ -43,39 +44,13 @@ while getopts "n:p:t:r:" o; do
     esac
 done
 
-hl_install_deps
-hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-B=$PWD/build
-T=$(mktemp -d "${TMPDIR:-/tmp}/hl-bench.XXXXXX")
-chmod 755 "$T"
+hl_bench_setup
 ROUTER_PID= GW_PID=
-stop_router() {
-    [ -n "$ROUTER_PID" ] && kill -TERM "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
-    ROUTER_PID=
-}
-cleanup() {
-    [ -n "$GW_PID" ] && kill -TERM "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
-    stop_router || true
-    hl_redis_stop "$T/redis"
-    hl_pg_stop "$T/pg"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+HL_BENCH_DAEMONS=(GW_PID ROUTER_PID)
 
-hl_machine
-echo "postgres=$("$HL_PG_BIN/postgres" --version | awk '{print $3}')"
-echo "redis=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)"
+hl_bench_versions
 
-hl_free_port PG_PORT
-hl_free_port REDIS_PORT
-hl_free_port INTAKE_PORT
-hl_free_port EVENTS_PORT
-hl_free_port HTTP_PORT
-hl_pg_start "$T/pg" "$PG_PORT" durable >/dev/null
-hl_redis_start "$T/redis" "$REDIS_PORT" >/dev/null
-CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=hotline user=hotline"
-"$B/workers/hotline-migrate" --set "postgres.conninfo=$CONNINFO" --demo >/dev/null
-sql() { hl_psql -h 127.0.0.1 -p "$PG_PORT" -U hotline -d hotline -c "$1"; }
+hl_bench_stores_up
 # Every new ticket waits for the office, which dispatches it (bench_lifecycle).
 hl_write_conf "$T/hotline.conf" /dev/null log.level=warn router.min_confidence=1 \
     "gateway.listen=127.0.0.1:$HTTP_PORT" gateway.rate_per_s=100000 gateway.rate_burst=100000
@@ -97,7 +72,7 @@ for live in $(for _ in $(seq 1 "$PAIRS"); do echo 1 0; done); do
     "$B/workers/hotline-loadgen" --config "$T/hotline.conf" -q -w 4000 -n "$N" --prefix "c$round" >"$T/in.out"
     "$B/tests/bench/bench_lifecycle" -c "$T/hotline.conf" --prefix "c$round" --window 2000 --mixed "$round" \
         >"$T/act.out" 2>"$T/act.err" || { cat "$T/act.err"; hl_die "bench_lifecycle failed"; }
-    stop_router
+    hl_bench_stop ROUTER_PID
     in=$(grep '^rate_per_s=' "$T/in.out" | cut -d= -f2 | cut -d. -f1)
     act=$(grep '^actions_per_s=' "$T/act.out" | cut -d= -f2)
     echo "round$round: live_figures=$live intakes_per_s=$in actions_per_s=$act"
