@@ -1,7 +1,7 @@
 # tests/integration/gateway_lib.sh - the gateway on top of harness.sh.
 #
 # gw_start [--set k=v ...]: stores, router and gateway up (HTTP_PORT, U);
-# gw_token ROLE [args]: a new token; req METHOD PATH [TOKEN] [curl args...]:
+# gw_token ROLE [args]: a new token the gateway knows; req METHOD PATH [TOKEN] [curl args...]:
 # one request, status in $ST, body in $T/r.body, headers in $T/r.head;
 # js 'EXPR': a Python expression over the JSON body (d).
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -43,7 +43,16 @@ gw_stop() {
     check "the gateway stops cleanly on SIGTERM" "$rc" 0
 }
 
-gw_token() { "$TOKEN" --config "$T/hotline.conf" create --role "$@"; }
+# gw_token ROLE [hotline-token create options]: prints a new token once the
+# running gateway knows it (tokens reach it through NOTIFY; on a loaded
+# machine a request sent at once could still get 401).
+gw_token() {
+    local tok
+    tok=$("$TOKEN" --config "$T/hotline.conf" create --role "$@") || return 1
+    [ -z "$GW_PID" ] || hl_wait 10 '[ "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $tok" "$U/api/v1/me")" != 401 ]' ||
+        hl_die "the gateway did not take the new $1 token within 10 s"
+    echo "$tok"
+}
 
 # req METHOD PATH [TOKEN|-] [curl args...]
 req() {

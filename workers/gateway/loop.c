@@ -22,6 +22,10 @@
 
 #define HEALTH_EVERY_MS 1000
 #define POLL_MAX_MS 100
+/* Envelopes sent together: at most this many wait for the end of the
+ * daemon's pass (a pass over hundreds of ready connections would otherwise
+ * hold the first request back until the last one is parsed). */
+#define SEND_BATCH 16
 
 typedef struct call {
     struct call *tprev, *tnext;   /* by deadline (sending order) */
@@ -90,6 +94,8 @@ static void complete(gw_loop_t *l, call_t *c, hl_envelope_t *ans)
     }
 }
 
+static void send_out(gw_loop_t *l);
+
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
 {
     int64_t deadline = hl_mono_us() + l->gw->conf.gw_request_timeout_ms * 1000;
@@ -121,11 +127,14 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
         l->out[l->nout++].buf = r->staged[i]; /* moved */
         r->staged[i] = (hl_buf_t)HL_BUF_INIT;
     }
+    if (l->nout >= SEND_BATCH) send_out(l);
 }
 
-/* Send what the daemon's pass submitted, back to back: ZeroMQ's I/O thread
- * then wakes once for many (one per request, it woke for each, and each
- * wake-up cost system calls and a context switch). */
+/* Send what the daemon's pass submitted, back to back (SEND_BATCH at most):
+ * ZeroMQ's I/O thread then wakes once for many (one per request, it woke for
+ * each, and each wake-up cost system calls and a context switch). A failed
+ * send completes its call "no answer", which resumes a connection the daemon
+ * suspended before submitting. */
 static void send_out(gw_loop_t *l)
 {
     for (size_t i = 0; i < l->nout; i++) {
