@@ -94,7 +94,20 @@ static void complete(gw_loop_t *l, call_t *c, hl_envelope_t *ans)
     }
 }
 
-static void send_out(gw_loop_t *l);
+/* Send what the daemon's pass submitted, back to back (SEND_BATCH at most):
+ * ZeroMQ's I/O thread then wakes once for many (one per request, it woke for
+ * each, and each wake-up cost system calls and a context switch). A failed
+ * send completes its call "no answer", which resumes a connection the daemon
+ * suspended before submitting. */
+static void send_out(gw_loop_t *l)
+{
+    for (size_t i = 0; i < l->nout; i++) {
+        int rc = zmq_send(l->dealer, l->out[i].buf.data, l->out[i].buf.len, ZMQ_DONTWAIT);
+        hl_buf_free(&l->out[i].buf);
+        if (rc < 0) complete(l, l->out[i].call, NULL); /* the queue to the router is full: "no answer" */
+    }
+    l->nout = 0;
+}
 
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
 {
@@ -128,21 +141,6 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
         r->staged[i] = (hl_buf_t)HL_BUF_INIT;
     }
     if (l->nout >= SEND_BATCH) send_out(l);
-}
-
-/* Send what the daemon's pass submitted, back to back (SEND_BATCH at most):
- * ZeroMQ's I/O thread then wakes once for many (one per request, it woke for
- * each, and each wake-up cost system calls and a context switch). A failed
- * send completes its call "no answer", which resumes a connection the daemon
- * suspended before submitting. */
-static void send_out(gw_loop_t *l)
-{
-    for (size_t i = 0; i < l->nout; i++) {
-        int rc = zmq_send(l->dealer, l->out[i].buf.data, l->out[i].buf.len, ZMQ_DONTWAIT);
-        hl_buf_free(&l->out[i].buf);
-        if (rc < 0) complete(l, l->out[i].call, NULL); /* the queue to the router is full: "no answer" */
-    }
-    l->nout = 0;
 }
 
 /* ------------------------------------------------------------ deferred work */
