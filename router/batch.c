@@ -8,7 +8,8 @@
  * small ones, and a slow commit holds them back no longer than the wait. (On
  * the 2-core dev VM, http.sh: ~130 -> ~195 tickets per commit, PostgreSQL
  * 38-48 -> 35-39 us per ticket, 10,200-12,300 -> 11,600-12,600 tickets/s.)
- * Normally a batch is stored in one round trip:
+ * Normally a batch is stored in one round trip (the COPY data goes right
+ * behind the statements: see pg.c):
  *
  *   BEGIN; COPY intake_keys; COPY tickets; COPY ticket_events; COPY pii_vault;
  *   COPY outbox; COMMIT

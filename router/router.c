@@ -17,12 +17,13 @@
 #include "router_int.h"
 
 /* Envelopes read per wake-up before the loop looks at its other sockets. A
- * batch's COPYs each wait for the router to answer PostgreSQL's CopyIn
- * response, and its acks for the stream writes' replies: with 4,096 (~20 us
- * an intake) those waited up to tens of ms behind a burst, and at saturation
- * both writers sat idle while the router classified (http.sh: the machine
- * 11-14 % idle with 1,024 requests in flight). 16 (~0.3 ms) brought that to
- * 4-8 %; an extra poll per 16 envelopes costs little. */
+ * batch's commit, its stream writes' replies and the next batch wait for the
+ * router to look: with 4,096 (~20 us an intake) they waited up to tens of ms
+ * behind a burst, and at saturation both writers sat idle while the router
+ * classified (http.sh: the machine 11-14 % idle with 1,024 requests in
+ * flight; then each COPY of a batch also waited for the router to answer
+ * PostgreSQL's CopyInResponse, before pg.c sent COPY data ahead). 16 (~0.3
+ * ms) brought that to 4-8 %; an extra poll per 16 envelopes costs little. */
 #define READ_BURST 16
 
 /* ================================================================= replies */

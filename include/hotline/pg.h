@@ -6,7 +6,11 @@
  *    round trip with one Sync, or
  *  - one simple-protocol string of several statements (hl_pg_req_simple)
  *    whose COPY ... FROM STDIN statements take the payloads given with
- *    hl_pg_req_copy, in order.
+ *    hl_pg_req_copy, in order (payloads beyond the string's COPYs are not
+ *    used; a COPY without a payload fails the request). The payloads are
+ *    written right behind the string, not each after its COPY's answer, so
+ *    the whole string costs one round trip (see pg.c; not over TLS or GSS
+ *    encryption).
  * Nothing blocks: connecting (PQconnectStart/Poll), sending (PQflush) and
  * reading (PQconsumeInput/PQisBusy) are driven by socket readiness.
  *
@@ -51,6 +55,9 @@ hl_pg_t *hl_pg_new(hl_loop_t *loop, const char *name, const char *conninfo, cons
  * of this connection. */
 void hl_pg_destroy(hl_pg_t **self_p);
 
+/* Send COPY payloads ahead (on, the default) or each after its COPY's
+ * CopyInResponse (off: one more round trip per COPY; for tests). */
+void hl_pg_set_copy_ahead(hl_pg_t *pg, bool on);
 void hl_pg_on_state(hl_pg_t *pg, hl_pg_state_fn fn, void *arg);
 void hl_pg_on_notify(hl_pg_t *pg, hl_pg_notify_fn fn, void *arg);
 /* Begin connecting (and keep reconnecting). */
