@@ -363,8 +363,24 @@ check "today's intakes of no unit, as in the live cells" \
 check "a 30-day rate, as /api/v1/stats" \
     "$(grep -F 'hotline_rate_30d_all{rate="direct_resolution_rate"}' "$T/r.body" | cut -d' ' -f2)" "$DRR"
 check "nothing personal" "$(grep -c -E '1[3-9][0-9]{9}|张三|李四' "$T/r.body")" 0
-check "bounded labels: counter, rate, unit, channel" \
-    "$(grep -v '^#' "$T/r.body" | grep -o '[a-z]*="' | sort -u | tr -d '="' | paste -sd,)" "channel,counter,rate,unit"
+check "bounded labels: counter, rate, unit, channel, le" \
+    "$(grep -v '^#' "$T/r.body" | grep -o '[a-z]*="' | sort -u | tr -d '="' | paste -sd,)" "channel,counter,le,rate,unit"
+check "request durations: cumulative buckets, +Inf = count = the requests answered before" "$(python3 - "$T/r.body" \
+    "$(grep '^hotline_gateway_requests_total ' "$T/r.body" | cut -d' ' -f2)" <<'PY'
+import re, sys
+text, took = open(sys.argv[1]).read(), int(sys.argv[2])
+b = [(float(le), int(n)) for le, n in
+     re.findall(r'^hotline_gateway_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M)]
+count = int(re.search(r'^hotline_gateway_request_duration_seconds_count (\d+)$', text, re.M).group(1))
+total = float(re.search(r'^hotline_gateway_request_duration_seconds_sum (\S+)$', text, re.M).group(1))
+# every request taken before this scrape was answered, not the scrape itself (nor, just
+# possibly, the one before it if the other loop thread took the scrape first)
+ok = (len(b) == 15 and b[-1][0] == float("inf") and b[-1][1] == count
+      and all(x[0] < y[0] and x[1] <= y[1] for x, y in zip(b, b[1:]))
+      and took - 2 <= count <= took - 1 and total > 0)
+print("yes" if ok else f"no: {b} count {count} took {took} sum {total}")
+PY
+)" yes
 check "the Grafana dashboard uses only metrics /metrics has" "$(python3 - "$HL_ROOT/deploy/grafana/hotline-dashboard.json" "$T/r.body" <<'PY'
 import json, re, sys
 d = json.load(open(sys.argv[1]))

@@ -23,13 +23,16 @@
 #include "hotline/loop.h"
 #include "hotline/pg.h"
 
+typedef struct fixture fixture_t;
+
 typedef struct {
+    fixture_t *f;
     bool done;
     int rc;
     char msg[512];
 } outcome_t;
 
-typedef struct {
+struct fixture {
     bool ahead;
     hl_loop_t *loop;
     hl_pg_t *pg;
@@ -37,7 +40,7 @@ typedef struct {
     int waiting;        /* requests not yet done */
     int timer;
     bool timed_out;
-} fixture_t;
+};
 
 static const char *conninfo;
 
@@ -130,15 +133,13 @@ static int clean(void **state)
     return 0;
 }
 
-static fixture_t *done_fixture; /* the fixture whose requests on_done counts */
-
 static void on_done(void *arg, int rc, const char *msg)
 {
     outcome_t *o = arg;
     o->done = true;
     o->rc = rc;
     snprintf(o->msg, sizeof o->msg, "%s", msg ? msg : "");
-    if (--done_fixture->waiting == 0) hl_loop_stop(done_fixture->loop);
+    if (--o->f->waiting == 0) hl_loop_stop(o->f->loop);
 }
 
 /* Rows "k<TAB>v" for k in [from, from + n), v of `width` characters that
@@ -158,7 +159,7 @@ static void submit(fixture_t *f, outcome_t *o, const char *sql, hl_buf_t *payloa
     hl_pg_req_t *req = hl_pg_req_new(NULL, on_done, o);
     hl_pg_req_simple(req, sql);
     for (int i = 0; i < n; i++) hl_pg_req_copy(req, &payloads[i]);
-    done_fixture = f;
+    o->f = f;
     f->waiting++;
     assert_int_equal(hl_pg_submit(f->pg, &req), 0);
     assert_null(req);

@@ -30,6 +30,7 @@
 
 #define GW_ROLE_OPEN311 64 /* an Open311 api key: POST requests only */
 #define GW_MAX_CALLS 1     /* envelopes one HTTP request may wait for */
+#define GW_DURATION_BUCKETS 14 /* bounded buckets of /metrics' request duration histogram */
 #define GW_HEALTHY_FOR_MS 5000 /* ready while the router answered health this recently */
 
 /* ------------------------------------------------------------ tokens */
@@ -313,7 +314,12 @@ struct gw {
     uint64_t rid_seq;         /* request ids on the bus (atomic) */
     /* figures */
     uint64_t requests, errors;
+    uint64_t durations[GW_DURATION_BUCKETS + 1]; /* requests per duration bucket, last +Inf (atomic) */
+    uint64_t duration_us_sum;                    /* (atomic) */
 };
+
+/* Upper bounds of the request duration histogram's buckets, microseconds. */
+extern const int64_t gw_duration_bounds_us[GW_DURATION_BUCKETS];
 
 gw_refs_t *gw_refs_hold(gw_t *gw);
 void gw_refs_release(gw_t *gw, gw_refs_t *r);

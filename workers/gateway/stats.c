@@ -655,6 +655,24 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
     snprintf(line, sizeof line, "hotline_gateway_errors_total %llu\n",
              (unsigned long long)__atomic_load_n(&r->gw->errors, __ATOMIC_RELAXED));
     hl_buf_puts(&b, line);
+    head(&b, "hotline_gateway_request_duration_seconds", "histogram",
+         "HTTP requests this gateway answered, by time from the first header read to the answer sent.");
+    uint64_t cum = 0;
+    for (int i = 0; i <= GW_DURATION_BUCKETS; i++) {
+        cum += __atomic_load_n(&r->gw->durations[i], __ATOMIC_RELAXED);
+        if (i < GW_DURATION_BUCKETS)
+            snprintf(line, sizeof line, "hotline_gateway_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                     (double)gw_duration_bounds_us[i] / 1e6, (unsigned long long)cum);
+        else
+            snprintf(line, sizeof line, "hotline_gateway_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                     (unsigned long long)cum);
+        hl_buf_puts(&b, line);
+    }
+    snprintf(line, sizeof line, "hotline_gateway_request_duration_seconds_sum %.6f\n",
+             (double)__atomic_load_n(&r->gw->duration_us_sum, __ATOMIC_RELAXED) / 1e6);
+    hl_buf_puts(&b, line);
+    snprintf(line, sizeof line, "hotline_gateway_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+    hl_buf_puts(&b, line);
     job->text = b.data ? b.data : hl_strdup("");
     b.data = NULL;
     goto done;
