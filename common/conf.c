@@ -76,7 +76,7 @@ static const hl_conf_key_t keys[] = {
     {"router", "default_region", HL_CONF_STR, F(default_region), "", 0, 0, NULL,
      "region code used when an intake names none; empty = the top-level region"},
     {"router", "stats_ms", HL_CONF_INT, F(stats_ms), "10000", 100, 3600000, NULL,
-     "how often the stats line (counters, store and queue times) is logged, at info"},
+     "how often the stats line (counters, wait, store and queue times) is logged, at info"},
     {"router", "live_figures", HL_CONF_INT, F(live_figures), "1", 0, 1, NULL,
      "1: count every event in the live figures in Redis; 0: only the exact ones from PostgreSQL"},
 

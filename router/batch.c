@@ -406,7 +406,7 @@ static void start_batch(router_t *r, writer_t *w)
     batch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
-    b->d.formed_us = hl_mono_us();
+    b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->pending_head->arrived_us); /* the oldest */
     w->batch = b;
     b->items = hl_malloc(max * sizeof(item_t *));
     while (b->n < max && r->pending_head && !(b->n && r->pending_head->solo))

@@ -696,18 +696,21 @@ static void stats_cb(hl_loop_t *loop, void *arg)
     static hl_router_stats_t last;
     hl_router_stats_t *s = &r->stats;
     if (memcmp(s, &last, sizeof last) == 0) return;
-    /* Where the write path's time went since the last line: PostgreSQL
-     * (a batch formed -> committed) and Redis (committed -> stream writes
+    /* Where the write path's time went since the last line: waiting for a
+     * writer (a batch's oldest intake arrived -> the batch formed),
+     * PostgreSQL (formed -> committed) and Redis (committed -> stream writes
      * answered), average and worst, in milliseconds. */
-    const hl_stage_t *st = &r->stages[HL_STAGE_STORE], *qu = &r->stages[HL_STAGE_QUEUE];
+    const hl_stage_t *wa = &r->stages[HL_STAGE_WAIT], *st = &r->stages[HL_STAGE_STORE],
+                     *qu = &r->stages[HL_STAGE_QUEUE];
     hl_info("stats: received %" PRIu64 " stored %" PRIu64 " replayed %" PRIu64
             " try_later %" PRIu64 " invalid %" PRIu64 " dropped %" PRIu64 " batches %" PRIu64
             " failed_batches %" PRIu64 " queued %" PRIu64 " swept %" PRIu64 " actions %" PRIu64
             " refused %" PRIu64 " queries %" PRIu64 " uncounted %" PRIu64 " pending %zu+%zu"
-            " store_ms %.1f/%.1f queue_ms %.1f/%.1f",
+            " wait_ms %.1f/%.1f store_ms %.1f/%.1f queue_ms %.1f/%.1f",
             s->received, s->stored, s->replayed, s->try_later, s->invalid, s->dropped, s->batches,
             s->failed_batches, s->queued, s->swept, s->actions, s->refused, s->queries, s->uncounted, r->npending,
-            r->napending, st->n ? (double)st->sum_us / (double)st->n / 1000.0 : 0.0, (double)st->max_us / 1000.0,
+            r->napending, wa->n ? (double)wa->sum_us / (double)wa->n / 1000.0 : 0.0, (double)wa->max_us / 1000.0,
+            st->n ? (double)st->sum_us / (double)st->n / 1000.0 : 0.0, (double)st->max_us / 1000.0,
             qu->n ? (double)qu->sum_us / (double)qu->n / 1000.0 : 0.0, (double)qu->max_us / 1000.0);
     last = *s;
     memset(r->stages, 0, sizeof r->stages);

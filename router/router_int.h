@@ -43,7 +43,9 @@ typedef struct batch batch_t;
 typedef struct {
     int64_t n, sum_us, max_us;
 } hl_stage_t;
-enum { HL_STAGE_STORE, HL_STAGE_QUEUE }; /* formed -> committed; committed -> stream writes answered */
+/* a batch's oldest intake arrived -> batch formed; formed -> committed;
+ * committed -> stream writes answered */
+enum { HL_STAGE_WAIT, HL_STAGE_STORE, HL_STAGE_QUEUE, HL_STAGES };
 typedef struct aitem aitem_t;
 typedef struct abatch abatch_t;
 typedef struct hl_router router_t;
@@ -160,7 +162,7 @@ struct hl_router {
     bool shutting_down;
     hl_buf_t sendbuf;
     hl_router_stats_t stats;
-    hl_stage_t stages[2];    /* write transactions' times since the last stats line */
+    hl_stage_t stages[HL_STAGES]; /* write transactions' times since the last stats line */
     int timers[5];
     int hold_timer;          /* batch.c: wakes the loop when held-back intakes' wait is up */
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */

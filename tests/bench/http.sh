@@ -216,16 +216,21 @@ paste -d' ' "$T/durations0" "$T/durations1" | awk '{
     for (i = 1; i <= n; i++) if (cum[i] >= 0.99 * cum[n]) break
     printf "gateway_p99_ms_at_half_le=%s\n", bound[i] == "+Inf" ? "inf" : bound[i] * 1000
 }'
-# The router's worst batch times in its stats lines of (c): PostgreSQL
-# (formed -> committed) and Redis (committed -> stream writes answered).
+# The router's worst batch times in its stats lines of (c): waiting for a
+# writer (the oldest intake arrived -> batch formed), PostgreSQL (formed ->
+# committed) and Redis (committed -> stream writes answered).
 # The first line logged in (c) covers mostly the 10 s before it: skipped.
 tail -n +"$((rl0 + 1))" "$T/router.log" | awk '/ stats: / && seen++ {
     for (i = 1; i < NF; i++) {
         split($(i + 1), v, "/")
+        if ($i == "wait_ms" && v[2] + 0 > w) w = v[2] + 0
         if ($i == "store_ms" && v[2] + 0 > s) s = v[2] + 0
         if ($i == "queue_ms" && v[2] + 0 > q) q = v[2] + 0
     }
-} END { printf "router_store_ms_worst_at_half=%.1f\nrouter_queue_ms_worst_at_half=%.1f\n", s, q }'
+} END {
+    printf "router_wait_ms_worst_at_half=%.1f\nrouter_store_ms_worst_at_half=%.1f\n", w, s
+    printf "router_queue_ms_worst_at_half=%.1f\n", q
+}'
 
 # Every 201 is a stored ticket, and nothing else is.
 ok=$(($(sed -n 's/^requests=//p' "$T/sat.out") - $(sed -n 's/^non_2xx=//p' "$T/sat.out") +

@@ -125,17 +125,18 @@ check "the action answered once the lock went" "$(lock_waits)" 0
 echo "# the stats line (every router.stats_ms): counters, then the batches' times"
 grep 'stats: received' "$T/router.log" >"$T/stats.lines" || true
 check_ge "stats lines logged" "$(wc -l <"$T/stats.lines")" 2
-check "store_ms and queue_ms read average/worst, the average never above the worst, some batch timed" \
+check "wait_ms, store_ms and queue_ms read average/worst, the average never above the worst, some batch timed" \
     "$(python3 - "$T/stats.lines" <<'PY'
 import re, sys
 seen, bad = 0, []
 for line in open(sys.argv[1]):
-    m = re.search(r"stored (\d+) .* store_ms ([\d.]+)/([\d.]+) queue_ms ([\d.]+)/([\d.]+)$", line.strip())
+    m = re.search(r"stored (\d+) .* wait_ms ([\d.]+)/([\d.]+) store_ms ([\d.]+)/([\d.]+)"
+                  r" queue_ms ([\d.]+)/([\d.]+)$", line.strip())
     if not m:
         bad.append(line.strip()[-80:])
         continue
-    sa, sw, qa, qw = map(float, m.groups()[1:])
-    if sa > sw or qa > qw:
+    wa, ww, sa, sw, qa, qw = map(float, m.groups()[1:])
+    if wa > ww or sa > sw or qa > qw:
         bad.append(line.strip()[-80:])
     seen += sw > 0 and qw > 0
 print("ok" if seen and not bad else "timed %d, bad %s" % (seen, bad[:2]))
