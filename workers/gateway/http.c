@@ -18,7 +18,8 @@
 #include "gateway.h"
 
 /* From the first header read to the last byte of the answer handed to the
- * kernel: 1 ms .. 10 s, finer around the API's 50 ms target. */
+ * kernel (or the client's early end): 1 ms .. 10 s, finer around the API's
+ * 50 ms target. */
 const int64_t gw_duration_bounds_us[GW_DURATION_BUCKETS] = {
     1000, 2500, 5000, 10000, 20000, 30000, 50000, 75000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
 };

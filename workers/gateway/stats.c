@@ -656,7 +656,8 @@ static void metrics_work(gw_req_t *r, PGconn *pg)
              (unsigned long long)__atomic_load_n(&r->gw->errors, __ATOMIC_RELAXED));
     hl_buf_puts(&b, line);
     head(&b, "hotline_gateway_request_duration_seconds", "histogram",
-         "HTTP requests this gateway answered, by time from the first header read to the answer sent.");
+         "HTTP requests this gateway finished (answered, or ended early by the client), "
+         "by time since the first header read.");
     uint64_t cum = 0;
     for (int i = 0; i <= GW_DURATION_BUCKETS; i++) {
         cum += __atomic_load_n(&r->gw->durations[i], __ATOMIC_RELAXED);
