@@ -689,6 +689,11 @@ int64_t hl__router_stage(router_t *r, int stage, int64_t since_us)
     return now;
 }
 
+static double stage_avg_ms(const hl_stage_t *st)
+{
+    return st->n ? (double)st->sum_us / (double)st->n / 1000.0 : 0.0;
+}
+
 static void stats_cb(hl_loop_t *loop, void *arg)
 {
     (void)loop;
@@ -709,9 +714,8 @@ static void stats_cb(hl_loop_t *loop, void *arg)
             " wait_ms %.1f/%.1f store_ms %.1f/%.1f queue_ms %.1f/%.1f",
             s->received, s->stored, s->replayed, s->try_later, s->invalid, s->dropped, s->batches,
             s->failed_batches, s->queued, s->swept, s->actions, s->refused, s->queries, s->uncounted, r->npending,
-            r->napending, wa->n ? (double)wa->sum_us / (double)wa->n / 1000.0 : 0.0, (double)wa->max_us / 1000.0,
-            st->n ? (double)st->sum_us / (double)st->n / 1000.0 : 0.0, (double)st->max_us / 1000.0,
-            qu->n ? (double)qu->sum_us / (double)qu->n / 1000.0 : 0.0, (double)qu->max_us / 1000.0);
+            r->napending, stage_avg_ms(wa), (double)wa->max_us / 1000.0, stage_avg_ms(st),
+            (double)st->max_us / 1000.0, stage_avg_ms(qu), (double)qu->max_us / 1000.0);
     last = *s;
     memset(r->stages, 0, sizeof r->stages);
 }

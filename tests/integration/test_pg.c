@@ -44,6 +44,9 @@ struct fixture {
 
 static const char *conninfo;
 
+/* One transaction of a COPY into each table. */
+#define THREE_COPIES "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_b FROM STDIN; COPY pgt_c FROM STDIN; COMMIT"
+
 static void exec_ok(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -173,7 +176,7 @@ static void small_copies(void **state)
     rows(&p[1], 'b', 1, 2, 5);
     /* an empty payload: a COPY of no rows */
     outcome_t o = {0};
-    submit(f, &o, "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_b FROM STDIN; COPY pgt_c FROM STDIN; COMMIT", p, 3);
+    submit(f, &o, THREE_COPIES, p, 3);
     run(f);
     assert_true(o.done);
     assert_int_equal(o.rc, 0);
@@ -192,7 +195,7 @@ static void big_copies(void **state)
     rows(&p[1], 'b', 1, 6000, 1000);
     rows(&p[2], 'c', 1, 2000, 1000);
     outcome_t o = {0};
-    submit(f, &o, "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_b FROM STDIN; COPY pgt_c FROM STDIN; COMMIT", p, 3);
+    submit(f, &o, THREE_COPIES, p, 3);
     run(f);
     assert_int_equal(o.rc, 0);
     assert_int_equal(value(f->check, "SELECT count(*) FROM pgt_a WHERE length(v) = 1000 AND v LIKE 'a%'"), 4000);
@@ -217,7 +220,7 @@ static void conflict_first(void **state)
     rows(&q[0], 'a', 100, 5, 10);
     rows(&q[1], 'c', 100, 3000, 1000);
     outcome_t o1 = {0}, o2 = {0};
-    submit(f, &o1, "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_b FROM STDIN; COPY pgt_c FROM STDIN; COMMIT", p, 3);
+    submit(f, &o1, THREE_COPIES, p, 3);
     submit(f, &o2, "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_c FROM STDIN; COMMIT", q, 2);
     run(f);
     assert_int_equal(o1.rc, HL_ECONFLICT);
@@ -238,7 +241,7 @@ static void bad_row_middle(void **state)
     hl_buf_puts(&p[1], "1\tfine\nnot-a-number\tbad\n");
     rows(&p[2], 'c', 1, 6000, 1000);
     outcome_t o1 = {0}, o2 = {0};
-    submit(f, &o1, "BEGIN; COPY pgt_a FROM STDIN; COPY pgt_b FROM STDIN; COPY pgt_c FROM STDIN; COMMIT", p, 3);
+    submit(f, &o1, THREE_COPIES, p, 3);
     hl_buf_t q = HL_BUF_INIT;
     rows(&q, 'b', 1, 7, 10);
     submit(f, &o2, "COPY pgt_b FROM STDIN", &q, 1);
