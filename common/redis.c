@@ -3,6 +3,7 @@
 #include <zmq.h>
 
 #include "hotline/alloc.h"
+#include "hotline/buf.h"
 #include "hotline/log.h"
 #include "hotline/redis.h"
 
@@ -17,6 +18,7 @@ struct hl_redis {
     int reconnect_timer;
     hl_redis_state_fn on_state;
     void *state_arg;
+    hl_buf_t cmd; /* a command in the protocol's form, reused */
 };
 
 static void schedule_reconnect(hl_redis_t *r);
@@ -177,6 +179,7 @@ void hl_redis_destroy(hl_redis_t **self_p)
     hl_loop_cancel(r->loop, r->reconnect_timer);
     if (r->handle >= 0) hl_loop_remove(r->loop, r->handle);
     hl_free(r->host);
+    hl_buf_free(&r->cmd);
     hl_free(r);
     *self_p = NULL;
 }
@@ -185,6 +188,21 @@ int hl_redis_command(hl_redis_t *r, redisCallbackFn *fn, void *privdata, int arg
                      const char **argv, const size_t *argvlen)
 {
     if (!r->up || !r->ac) return HL_EAGAIN;
-    return redisAsyncCommandArgv(r->ac, fn, privdata, argc, argv, argvlen) == REDIS_OK ? 0
-                                                                                      : HL_EAGAIN;
+    /* Written here rather than by redisAsyncCommandArgv, whose formatting
+     * (sdscatfmt per argument) cost the router ~5 % of its instructions per
+     * ticket; the bytes are the same. */
+    hl_buf_t *b = &r->cmd;
+    hl_buf_reset(b);
+    hl_buf_putc(b, '*');
+    hl_buf_put_i64(b, argc);
+    hl_buf_append(b, "\r\n", 2);
+    for (int i = 0; i < argc; i++) {
+        hl_buf_reserve(b, argvlen[i] + 32);
+        hl_buf_putc(b, '$');
+        hl_buf_put_i64(b, (int64_t)argvlen[i]);
+        hl_buf_append(b, "\r\n", 2);
+        hl_buf_append(b, argv[i], argvlen[i]);
+        hl_buf_append(b, "\r\n", 2);
+    }
+    return redisAsyncFormattedCommand(r->ac, fn, privdata, b->data, b->len) == REDIS_OK ? 0 : HL_EAGAIN;
 }

@@ -8,25 +8,27 @@ bool hl_utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str, *end = s + len;
     while (s < end) {
-        /* Eight ASCII bytes at a time. */
-        if (end - s >= 8) {
-            uint64_t w;
-            memcpy(&w, s, 8);
-            if ((w & 0x8080808080808080ULL) == 0) {
-                /* Reject NUL bytes inside the word. */
-                if ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) return false;
-                s += 8;
-                continue;
-            }
-        }
         unsigned c = *s;
         if (c < 0x80) {
             if (c == 0) return false;
             s++;
+            /* The rest of an ASCII run, eight bytes at a time. */
+            while (end - s >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                if (w & 0x8080808080808080ULL) break;
+                /* Reject NUL bytes inside the word. */
+                if ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) return false;
+                s += 8;
+            }
+        } else if (c - 0xE1u <= 0xECu - 0xE1u || c == 0xEE || c == 0xEF) {
+            /* Three bytes with no special second byte: most of CJK. */
+            if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return false;
+            s += 3;
         } else if (c >= 0xC2 && c <= 0xDF) {
             if (end - s < 2 || (s[1] & 0xC0) != 0x80) return false;
             s += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
+        } else if (c == 0xE0 || c == 0xED) {
             if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return false;
             if (c == 0xE0 && s[1] < 0xA0) return false; /* overlong */
             if (c == 0xED && s[1] > 0x9F) return false; /* surrogates */

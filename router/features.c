@@ -72,6 +72,11 @@ size_t hl_feat_normalize(const char *text, size_t len, uint32_t *out, size_t max
  * per n-gram (Fibonacci hashing of the salted key) gives the bucket from the
  * top bits. The constants are part of the model format: changing them needs
  * new models. */
+static inline uint32_t bucket(uint64_t g, uint64_t salt, unsigned shift)
+{
+    return (uint32_t)(((g ^ salt) * 0x9E3779B97F4A7C15ULL) >> shift);
+}
+
 static size_t hash_ngrams(const hl_feat_cfg_t *cfg, const uint32_t *cps, size_t n, bool title_space,
                           uint32_t *out)
 {
@@ -81,13 +86,24 @@ static size_t hash_ngrams(const hl_feat_cfg_t *cfg, const uint32_t *cps, size_t 
         salt[k] = 0x243F6A8885A308D3ULL * (k + 1) + (title_space ? 0x13198A2E03707344ULL : 0);
     size_t w = 0;
     uint64_t key = 0; /* the last three characters, 21 bits each */
+    if (cfg->nmin == 1 && cfg->nmax == 3) {
+        /* The shipped models' 1-3-grams, unrolled: the same buckets in the
+         * same order as the general loop below (test_features checks). */
+        for (size_t i = 0; i < n; i++) {
+            key = (key << 21 | cps[i]) & ((1ULL << 63) - 1);
+            out[w++] = bucket(key & ((1ULL << 21) - 1), salt[1], shift);
+            if (i >= 1) out[w++] = bucket(key & ((1ULL << 42) - 1), salt[2], shift);
+            if (i >= 2) out[w++] = bucket(key, salt[3], shift);
+        }
+        return w;
+    }
     for (size_t i = 0; i < n; i++) {
         uint64_t prev = key;
         key = (key << 21 | cps[i]) & ((1ULL << 63) - 1);
         for (unsigned k = cfg->nmin; k <= cfg->nmax && k <= i + 1; k++) {
             uint64_t g = k == 4 ? key ^ ((prev >> 42) * 0xC2B2AE3D27D4EB4FULL)
                                 : key & ((1ULL << (21 * k)) - 1);
-            out[w++] = (uint32_t)(((g ^ salt[k]) * 0x9E3779B97F4A7C15ULL) >> shift);
+            out[w++] = bucket(g, salt[k], shift);
         }
     }
     return w;

@@ -242,13 +242,7 @@ static void text_sig(hl_simsig_t *sig, const char *title, const char *body, int 
         while ((body[bl + step] & 0xC0) == 0x80) step++;
         bl += step;
     }
-    char *text = hl_malloc(tl + bl + 2);
-    memcpy(text, title, tl);
-    text[tl] = ' ';
-    memcpy(text + tl + 1, body, bl);
-    text[tl + 1 + bl] = '\0';
-    hl_simsig_of(sig, text, tl + 1 + bl);
-    hl_free(text);
+    hl_simsig_of2(sig, title, tl, body, bl);
 }
 
 /* Build a view of one row; returns false if the actor may not see it (a GET

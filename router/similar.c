@@ -77,24 +77,40 @@ static void setup(void)
     make_table();
 }
 
+/* Sets the bits of text's bigrams, carrying the previous character and the
+ * count of characters read over from an earlier text. */
+static void add_bigrams(hl_simsig_t *s, const char *text, size_t len, uint32_t *prev, size_t *cps)
+{
+    size_t i = 0;
+    while (i < len && *cps < MAX_CPS) {
+        uint32_t c = hl_utf8_next(text, len, &i);
+        if (c - 0x4E00u > 0x9FFFu - 0x4E00u) { /* not a CJK ideograph, most of a text */
+            if (skip(c) || c == 0xFFFD) continue;
+            if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+        }
+        ++*cps;
+        if (*prev) {
+            uint64_t h = ((uint64_t)*prev << 32 | c) * 0x9E3779B97F4A7C15ULL;
+            unsigned bit = (unsigned)(h >> (64 - 12)); /* 12 bits: 4,096 */
+            s->w[bit / 64] |= 1ULL << (bit % 64);
+        }
+        *prev = c;
+    }
+}
+
 void hl_simsig_of(hl_simsig_t *s, const char *text, size_t len)
+{
+    hl_simsig_of2(s, text, len, NULL, 0);
+}
+
+void hl_simsig_of2(hl_simsig_t *s, const char *a, size_t alen, const char *b, size_t blen)
 {
     pthread_once(&table_once, setup);
     memset(s, 0, sizeof *s);
     uint32_t prev = 0;
-    size_t cps = 0, i = 0;
-    while (i < len && cps < MAX_CPS) {
-        uint32_t c = hl_utf8_next(text, len, &i);
-        if (skip(c) || c == 0xFFFD) continue;
-        if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
-        cps++;
-        if (prev) {
-            uint64_t h = ((uint64_t)prev << 32 | c) * 0x9E3779B97F4A7C15ULL;
-            unsigned bit = (unsigned)(h >> (64 - 12)); /* 12 bits: 4,096 */
-            s->w[bit / 64] |= 1ULL << (bit % 64);
-        }
-        prev = c;
-    }
+    size_t cps = 0;
+    add_bigrams(s, a, alen, &prev, &cps);
+    if (b) add_bigrams(s, b, blen, &prev, &cps);
     s->card = estimate(count_bits(s->w, NULL));
 }
 

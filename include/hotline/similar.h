@@ -30,6 +30,9 @@ typedef struct {
 
 /* The signature of len bytes of text (invalid UTF-8 is skipped). */
 void hl_simsig_of(hl_simsig_t *s, const char *text, size_t len);
+/* The signature of a and b read as one text with a space between them (b may
+ * be NULL), without joining them first. */
+void hl_simsig_of2(hl_simsig_t *s, const char *a, size_t alen, const char *b, size_t blen);
 /* Estimated Dice coefficient of two texts, 0-1. */
 double hl_simsig_dice(const hl_simsig_t *a, const hl_simsig_t *b);
 

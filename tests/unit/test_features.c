@@ -1,6 +1,7 @@
 /* test_features.c - normalisation and n-gram hashing. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,6 +77,60 @@ static void test_hashing_is_stable(void **state)
     for (size_t i = 0; i < tn; i++) assert_true(tout[i] < (1u << 18));
 }
 
+/* The n-gram hashing as first written (one loop for every n), kept as the
+ * reference for the faster paths. */
+static size_t ref_hash(const hl_feat_cfg_t *cfg, const uint32_t *cps, size_t n, bool title_space, uint32_t *out)
+{
+    const unsigned shift = 64u - cfg->bits;
+    uint64_t salt[5];
+    for (unsigned k = 1; k <= 4; k++)
+        salt[k] = 0x243F6A8885A308D3ULL * (k + 1) + (title_space ? 0x13198A2E03707344ULL : 0);
+    size_t w = 0;
+    uint64_t key = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t prev = key;
+        key = (key << 21 | cps[i]) & ((1ULL << 63) - 1);
+        for (unsigned k = cfg->nmin; k <= cfg->nmax && k <= i + 1; k++) {
+            uint64_t g = k == 4 ? key ^ ((prev >> 42) * 0xC2B2AE3D27D4EB4FULL) : key & ((1ULL << (21 * k)) - 1);
+            out[w++] = (uint32_t)(((g ^ salt[k]) * 0x9E3779B97F4A7C15ULL) >> shift);
+        }
+    }
+    return w;
+}
+
+/* Every n-gram range and both fields give the reference's buckets in its
+ * order, on texts of every length up to 40 characters (CJK, ASCII, digits). */
+static void test_hash_paths(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {"路", "灯", "a", "B", "7", "燃", "气", "x", "。", " "};
+    uint64_t seed = 42;
+    for (int round = 0; round < 3000; round++) {
+        char text[40 * 3 + 1];
+        size_t len = 0, chars = (size_t)round % 41;
+        for (size_t c = 0; c < chars; c++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *p = pool[(seed >> 33) % 10];
+            memcpy(text + len, p, strlen(p));
+            len += strlen(p);
+        }
+        text[len] = '\0';
+        uint32_t cps[64];
+        size_t n = hl_feat_normalize(text, len, cps, 64);
+        for (unsigned lo = 1; lo <= 4; lo++) {
+            for (unsigned hi = lo; hi <= 4; hi++) {
+                hl_feat_cfg_t cfg = {(uint8_t)(12 + round % 13), (uint8_t)lo, (uint8_t)hi, 1};
+                uint32_t got[2 * 64 * 4], want[2 * 64 * 4];
+                size_t wn = ref_hash(&cfg, cps, n, false, want);
+                wn += ref_hash(&cfg, cps, n, true, want + wn);
+                size_t gn = hl_feat_extract(&cfg, 1, text, len, got);
+                assert_int_equal(gn, wn);
+                assert_memory_equal(got, want, wn * sizeof(uint32_t));
+            }
+        }
+    }
+}
+
 static void test_bounds(void **state)
 {
     (void)state;
@@ -104,7 +159,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalisation),
         cmocka_unit_test(test_hashing_is_stable),
-        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_bounds), cmocka_unit_test(test_hash_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,6 +258,53 @@ static void test_against_jansson(void **state)
     assert_true(agreed > 1000);
 }
 
+/* A quote, an escape or a control character at every place of strings
+ * longer than the reader's 16-byte steps, and in the tail after them. */
+static void test_string_stops(void **state)
+{
+    (void)state;
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            char buf[64], want[64];
+            buf[0] = '"';
+            for (size_t i = 0; i < len; i++) buf[1 + i] = want[i] = (char)('a' + i % 26);
+            buf[1 + len] = '"';
+            hl_json_t doc;
+            hl_json_error_t e;
+            /* a raw control character: refused */
+            buf[1 + at] = '\x1f';
+            assert_int_not_equal(hl_json_parse(buf, len + 2, &doc, &e), 0);
+            /* a quote ends the string early: what follows is refused */
+            buf[1 + at] = '"';
+            assert_int_equal(hl_json_parse(buf, len + 2, &doc, &e), HL_EINVAL);
+            /* an escaped quote is read as one */
+            char esc[72];
+            memcpy(esc, buf, 1 + at);
+            esc[1 + at] = '\\';
+            esc[2 + at] = '"';
+            memcpy(esc + 3 + at, want + at + 1, len - at - 1);
+            esc[len + 2] = '"';
+            assert_int_equal(hl_json_parse(esc, len + 3, &doc, &e), 0);
+            want[at] = '"';
+            assert_int_equal(doc.v->n, len);
+            assert_memory_equal(doc.v->str, want, len);
+            want[at] = (char)('a' + at % 26);
+            hl_json_free(&doc);
+        }
+        /* UTF-8 throughout (bytes over 0x7F, negative to SSE2's signed
+         * compares): nothing stops the scan but the closing quote */
+        char u[3 * 40 + 3];
+        u[0] = '"';
+        for (size_t i = 0; i < len; i++) memcpy(u + 1 + 3 * i, "\xe8\xb7\xaf", 3);
+        u[1 + 3 * len] = '"';
+        hl_json_t doc;
+        hl_json_error_t e;
+        assert_int_equal(hl_json_parse(u, 3 * len + 2, &doc, &e), 0);
+        assert_int_equal(doc.v->n, 3 * len);
+        hl_json_free(&doc);
+    }
+}
+
 /* The writer writes what jansson's compact dump (10 significant digits, as
  * the gateway's answers) writes for the same values, byte for byte. */
 static void test_writer(void **state)
@@ -335,7 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_against_jansson),
+        cmocka_unit_test(test_against_jansson), cmocka_unit_test(test_string_stops),
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_writer_thousandths),
     };

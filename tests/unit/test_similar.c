@@ -89,8 +89,45 @@ static void test_dice(void **state)
     assert_true(sim("\xff\xfe\xfd", "abc") == 0);
 }
 
+/* Two texts signed as one equal the signature of their joining with a space:
+ * the bigram across the join, upper case, skipped and invalid bytes at either
+ * end, an empty side, and the character limit reached in the first text. */
+static void test_of2(void **state)
+{
+    (void)state;
+    static char long_text[3 * 5000 + 1];
+    for (int i = 0; i < 5000; i++) memcpy(long_text + 3 * i, "\xe8\xb7\xaf", 3); /* 路 */
+    const char *pairs[][2] = {
+        {"路灯不亮", "小区3栋门口的路灯坏了"},
+        {"Street LIGHT", "broken AT night"},
+        {"路灯。", "，坏了"},
+        {"", "只有正文"},
+        {"只有标题", ""},
+        {"bad \xff", "\xfe end"},
+        {"\xe8\xb7", "\xaf tail"},
+        {long_text, "后面的字不算"},
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        const char *a = pairs[k][0], *b = pairs[k][1];
+        size_t al = strlen(a), bl = strlen(b);
+        char *joined = malloc(al + bl + 2);
+        memcpy(joined, a, al);
+        joined[al] = ' ';
+        memcpy(joined + al + 1, b, bl + 1);
+        hl_simsig_t one, two;
+        hl_simsig_of(&one, joined, al + 1 + bl);
+        hl_simsig_of2(&two, a, al, b, bl);
+        assert_memory_equal(one.w, two.w, sizeof one.w);
+        assert_true(one.card == two.card);
+        hl_simsig_of2(&two, joined, al + 1 + bl, NULL, 0);
+        assert_memory_equal(one.w, two.w, sizeof one.w);
+        free(joined);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_dice), cmocka_unit_test(test_estimate)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_dice), cmocka_unit_test(test_estimate),
+                                       cmocka_unit_test(test_of2)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

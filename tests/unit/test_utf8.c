@@ -1,6 +1,7 @@
 /* test_utf8.c - strict UTF-8 validation. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -63,9 +64,74 @@ static void test_cut(void **state)
     }
 }
 
+/* RFC 3629 spelt out byte by byte, one character at a time: the reference
+ * the validator's fast paths are checked against. */
+static bool ref_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i], need, min;
+        uint32_t cp;
+        if (c == 0) return false;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xE0) == 0xC0) need = 1, min = 0x80, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0) need = 2, min = 0x800, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0) need = 3, min = 0x10000, cp = c & 0x07;
+        else return false;
+        if (len - i <= need) return false;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Random texts made mostly of valid pieces (ASCII runs, CJK, 2- and 4-byte
+ * characters, the edges E0/ED/F0/F4) with a few random bytes mixed in, cut at
+ * random lengths: the validator agrees with the reference on every one. */
+static void test_random(void **state)
+{
+    (void)state;
+    static const char *pieces[] = {"a", "plain text ", "0123456789abcdef", "\xc2\x80", "\xdf\xbf",
+                                   "\xe0\xa0\x80", "\xe0\x9f\xbf", "\xe4\xb8\x80", "\xe9\xbe\xa5",
+                                   "\xed\x9f\xbf", "\xed\xa0\x80", "\xee\x80\x80", "\xef\xbf\xbd",
+                                   "\xf0\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf",
+                                   "\xf4\x90\x80\x80", "\xc0\x80", "\xc1\xbf", "\xf5\x80\x80\x80"};
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    unsigned char buf[96];
+    long valid = 0;
+    for (int round = 0; round < 400000; round++) {
+        size_t n = 0;
+        while (n < 64) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            unsigned pick = (unsigned)(seed >> 32) % 64;
+            if (pick < sizeof pieces / sizeof pieces[0] * 3) {
+                const char *p = pieces[pick % (sizeof pieces / sizeof pieces[0])];
+                size_t l = strlen(p);
+                memcpy(buf + n, p, l);
+                n += l;
+            } else if (pick < 62) {
+                memcpy(buf + n, "\xe8\xb7\xaf", 3), n += 3; /* 路 */
+            } else {
+                buf[n++] = (unsigned char)(seed >> 8); /* any byte, NUL too */
+            }
+        }
+        size_t len = (size_t)(seed >> 16) % (n + 1);
+        bool want = ref_valid(buf, len);
+        valid += want;
+        if (hl_utf8_valid((const char *)buf, len) != want) fail_msg("round %d disagrees (len %zu)", round, len);
+    }
+    assert_true(valid > 1000); /* both answers were tried often */
+    assert_true(valid < 399000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random),
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_cut),
