@@ -416,11 +416,13 @@ size_t hl_kbindex_search(const hl_kbindex_t *ix, hl_kbscratch_t *s, const char *
     float avga = ix->sum_dla ? (float)ix->sum_dla / n : 1.0f;
     float ideal = 0;
     size_t ntouched = 0;
+    /* Most of a query's bigrams are in no entry: their idf, once. */
+    const float idf_absent = logf(1.0f + (n - 0.0f + 0.5f) / (0.0f + 0.5f));
     for (size_t i = 0; i < nu; i++) {
         float qtf = (float)counts[i];
         const term_t *t = find_term(ix, keys[i]);
         float df = t ? (float)t->df : 0.0f;
-        float idf = logf(1.0f + (n - df + 0.5f) / (df + 0.5f));
+        float idf = df == 0.0f ? idf_absent : logf(1.0f + (n - df + 0.5f) / (df + 0.5f));
         ideal += qtf * idf;
         if (t && t->df) {
             float w = qtf * idf;
