@@ -373,6 +373,12 @@ void hl_kbscratch_free(hl_kbscratch_t *s)
     memset(s, 0, sizeof *s);
 }
 
+/* BM25's idf of a term in df of n entries. */
+static float bm25_idf(float n, float df)
+{
+    return logf(1.0f + (n - df + 0.5f) / (df + 0.5f));
+}
+
 size_t hl_kbindex_search(const hl_kbindex_t *ix, hl_kbscratch_t *s, const char *q, size_t qlen,
                          const char *category, int64_t now_ms, float min_score, hl_kb_hit_t *hits, size_t max)
 {
@@ -417,12 +423,12 @@ size_t hl_kbindex_search(const hl_kbindex_t *ix, hl_kbscratch_t *s, const char *
     float ideal = 0;
     size_t ntouched = 0;
     /* Most of a query's bigrams are in no entry: their idf, once. */
-    const float idf_absent = logf(1.0f + (n - 0.0f + 0.5f) / (0.0f + 0.5f));
+    const float idf_absent = bm25_idf(n, 0.0f);
     for (size_t i = 0; i < nu; i++) {
         float qtf = (float)counts[i];
         const term_t *t = find_term(ix, keys[i]);
         float df = t ? (float)t->df : 0.0f;
-        float idf = df == 0.0f ? idf_absent : logf(1.0f + (n - df + 0.5f) / (df + 0.5f));
+        float idf = df == 0.0f ? idf_absent : bm25_idf(n, df);
         ideal += qtf * idf;
         if (t && t->df) {
             float w = qtf * idf;
