@@ -83,7 +83,6 @@ static char *put_utf8(char *o, unsigned cp)
     return o;
 }
 
-/* A string at ps->p (the opening quote); the text is valid UTF-8 already. */
 /* The first byte at or after p (before end) that a string cannot hold as it
  * is: a quote, a backslash or a control character; end if none. Sixteen
  * bytes at a time where SSE2 is there (every x86-64): a request's text is
@@ -107,6 +106,7 @@ static const char *string_stop(const char *p, const char *end)
     return p;
 }
 
+/* A string at ps->p (the opening quote); the text is valid UTF-8 already. */
 static int string(parser_t *ps)
 {
     const char *p = ps->p + 1, *end = ps->end;
