@@ -761,7 +761,7 @@ static void start_batch(router_t *r, writer_t *w)
     abatch_t *b = hl_calloc(1, sizeof *b);
     b->r = r;
     b->w = w;
-    b->d.formed_us = hl_mono_us();
+    b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->apending_head->arrived_us); /* the oldest */
     w->abatch = b;
     b->items = hl_malloc(max * sizeof(aitem_t *));
     while (b->n < max && r->apending_head && !(b->n && r->apending_head->solo)) b->items[b->n++] = pop(r);
