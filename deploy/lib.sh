@@ -7,7 +7,11 @@
 # 127.0.0.1 only and keep their data, sockets and logs in the folder given.
 
 HL_ROOT=${HL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-HL_PG_BIN=${HL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+# hl_pg_bindir: the newest PostgreSQL server's programs, or nothing before the
+# server is installed (`|| true`: under `set -o pipefail` ls's failure would
+# otherwise end the calling script, silently, on a machine without it).
+hl_pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true; }
+HL_PG_BIN=${HL_PG_BIN:-$(hl_pg_bindir)}
 
 HL_PACKAGES="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libhiredis-dev libpq-dev postgresql postgresql-client redis-server redis-tools
@@ -46,7 +50,7 @@ hl_install_deps() {
     apt-get update -qq >/dev/null || hl_die "apt-get update failed"
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
         hl_die "apt-get install failed"
-    HL_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    HL_PG_BIN=$(hl_pg_bindir)
 }
 
 # hl_build DIR [cmake args...]: configure (once) and build into DIR.
