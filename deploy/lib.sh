@@ -2,9 +2,10 @@
 # tests and the benchmarks: Debian packages, the build, free loopback ports,
 # and private PostgreSQL and Redis servers under a folder of our own.
 #
-# Source it from bash; every function is prefixed hl_. Nothing here touches
-# system-wide configuration: the servers run from generated configs, listen on
-# 127.0.0.1 only and keep their data, sockets and logs in the folder given.
+# Source it from bash; every function is prefixed hl_ but python3 (below).
+# Nothing here touches system-wide configuration: the servers run from
+# generated configs, listen on 127.0.0.1 only and keep their data, sockets and
+# logs in the folder given.
 
 HL_ROOT=${HL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 # hl_pg_bindir: the newest PostgreSQL server's programs, or nothing before the
