@@ -61,8 +61,7 @@ typedef struct {
 } tell_t;
 
 struct abatch {
-    delivery_t d;         /* first: done() gets the batch back from it */
-    router_t *r;
+    delivery_t d;         /* first: done() gets the batch back from it; d.r its router */
     writer_t *w;
     aitem_t **items;
     size_t n;
@@ -306,7 +305,7 @@ static void release(abatch_t *b)
 
 static void batch_failed(abatch_t *b, int rc, const char *msg)
 {
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     release(b);
     r->stats.failed_batches++;
     bool sql_error = rc == HL_EINVAL || rc == HL_ECONFLICT;
@@ -363,7 +362,7 @@ static void add_event(abatch_t *b, int slot, aitem_t *it, const char *kind, hl_s
 
 static void add_tell(abatch_t *b, int slot, const char *kind, const char *event, const char *role, const char *unit)
 {
-    if (!unit || !*unit) unit = b->r->conf->dispatch_queue;
+    if (!unit || !*unit) unit = b->d.r->conf->dispatch_queue;
     if (b->ntells == b->captells) {
         b->captells = b->captells ? b->captells * 2 : 32;
         b->tells = hl_realloc(b->tells, b->captells * sizeof(tell_t));
@@ -414,7 +413,7 @@ static void outbox_result(void *arg, int index, const PGresult *res)
 /* Everything a batch writes, built from the slots and events. */
 static void send_writes(abatch_t *b)
 {
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     hl_pg_req_t *req = hl_pg_req_new(outbox_result, rt2_done, b);
     size_t dirty = 0;
     hl_buf_t tcols[HL_UPDATE_NARRAYS];
@@ -568,7 +567,7 @@ static void send_writes(abatch_t *b)
 /* Apply every action of the batch to the locked tickets. */
 static void apply_all(abatch_t *b)
 {
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     hl_life_env_t env = {r->refdata, r->opts.offset_min, r->opts.rule, (int)r->conf->archive_after_days, NULL};
     for (size_t i = 0; i < b->n; i++) {
         aitem_t *it = b->items[i];
@@ -710,7 +709,7 @@ static void entry_of_ticket(const hl_ticket_t *t, hl_queue_entry_t *e)
 static void complete(delivery_t *d)
 {
     abatch_t *b = (abatch_t *)d;
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     if (b->ndispatched && b->outbox_id && b->outbox_id != -1 && !d->failed)
         hl__router_delivered(r, b->outbox_id);
     for (size_t i = 0; i < b->nevs; i++) {
@@ -730,12 +729,12 @@ static void complete(delivery_t *d)
 static void rt2_done(void *arg, int rc, const char *msg)
 {
     abatch_t *b = arg;
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     if (rc) {
         batch_failed(b, rc, msg);
         return;
     }
-    hl__delivery_begin(&b->d, r, complete);
+    hl__delivery_begin(&b->d, complete);
     release(b);
     r->stats.batches++;
     for (size_t i = 0; i < b->ntells && !b->d.failed; i++) {
@@ -759,7 +758,7 @@ static void start_batch(router_t *r, writer_t *w)
 {
     size_t max = r->apending_head->solo ? 1 : (size_t)r->conf->batch_max;
     abatch_t *b = hl_calloc(1, sizeof *b);
-    b->r = r;
+    b->d.r = r;
     b->w = w;
     b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->apending_head->arrived_us); /* the oldest */
     w->abatch = b;

@@ -41,8 +41,7 @@
 #define KEYS_FIRST_US 2000000 /* keys-first period after a replayed key */
 
 struct batch {
-    delivery_t d;            /* first: done() gets the batch back from it */
-    router_t *r;
+    delivery_t d;            /* first: done() gets the batch back from it; d.r its router */
     writer_t *w;
     item_t **items;
     size_t n, nnew, ndup;
@@ -71,7 +70,7 @@ static void submit(batch_t *b, hl_pg_req_t *req);
 /* The batch did not commit (or we cannot know whether it did). */
 static void batch_failed(batch_t *b, int rc, const char *msg)
 {
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     release_writer(b);
     r->stats.failed_batches++;
     /* An SQL error (a unique violation that survived the keys-first path is
@@ -104,7 +103,7 @@ static void batch_failed(batch_t *b, int rc, const char *msg)
 static void batch_complete(delivery_t *d)
 {
     batch_t *b = (batch_t *)d;
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     if (b->nnew && !d->failed) hl__router_delivered(r, b->batch_id);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
@@ -152,8 +151,8 @@ void hl__batch_xadd(const router_t *r, const item_t *it, int k, hl_xadd_t *x)
 /* Committed: put the new tickets in their streams, then complete. */
 static void batch_deliver(batch_t *b)
 {
-    router_t *r = b->r;
-    hl__delivery_begin(&b->d, r, batch_complete);
+    router_t *r = b->d.r;
+    hl__delivery_begin(&b->d, batch_complete);
     release_writer(b);
     r->stats.batches++;
     for (size_t i = 0; i < b->n && !b->d.failed; i++) {
@@ -252,7 +251,7 @@ static void read_replays(batch_t *b)
 static void copy_done(void *arg, int rc, const char *msg)
 {
     batch_t *b = arg;
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     if (rc == HL_ECONFLICT && !b->keys_first) {
         /* A key was stored before: redo this batch keys-first, and keep doing
          * so for a while (retries after a crash come in bursts). */
@@ -274,7 +273,7 @@ static void copy_done(void *arg, int rc, const char *msg)
 /* COPY the new tickets' rows and COMMIT (with the keys too, on the fast path). */
 static void send_copy(batch_t *b)
 {
-    router_t *r = b->r;
+    router_t *r = b->d.r;
     int off = (int)r->conf->utc_offset_min;
     hl_buf_t keys = HL_BUF_INIT, tickets = HL_BUF_INIT, events = HL_BUF_INIT, pii = HL_BUF_INIT,
              outbox = HL_BUF_INIT;
@@ -367,7 +366,7 @@ static void send_keys(batch_t *b)
     hl_pg_text_array(&keyarr, keys, b->n);
     hl_free(keys);
     char created[HL_ISO8601_LEN];
-    hl_iso8601(b->created_at, (int)b->r->conf->utc_offset_min, created);
+    hl_iso8601(b->created_at, (int)b->d.r->conf->utc_offset_min, created);
     hl_pg_req_t *req = hl_pg_req_new(keys_result, keys_done, b);
     hl_pg_req_query(req, "BEGIN", 0, NULL);
     const char *params[] = {keyarr.data, idarr.data, created};
@@ -404,7 +403,7 @@ static void start_batch(router_t *r, writer_t *w)
     if ((int64_t)max > ids_left(r)) max = (size_t)ids_left(r);
     if (r->pending_head->solo) max = 1;
     batch_t *b = hl_calloc(1, sizeof *b);
-    b->r = r;
+    b->d.r = r;
     b->w = w;
     b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->pending_head->arrived_us); /* the oldest */
     w->batch = b;

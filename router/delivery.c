@@ -12,9 +12,9 @@
 
 #include "router_int.h"
 
-void hl__delivery_begin(delivery_t *d, router_t *r, void (*done)(delivery_t *d))
+void hl__delivery_begin(delivery_t *d, void (*done)(delivery_t *d))
 {
-    d->r = r;
+    router_t *r = d->r;
     d->done = done;
     d->committed_us = hl__router_stage(r, HL_STAGE_STORE, d->formed_us);
     d->outstanding = 0;
