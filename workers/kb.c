@@ -35,6 +35,7 @@
 #include "hotline/kbgaps.h"
 #include "hotline/kbindex.h"
 #include "hotline/kbstore.h"
+#include "hotline/pg.h"
 #include "hotline/ticket.h"
 #include "hotline/utf8.h"
 
@@ -92,27 +93,23 @@ enum { C_TITLE, C_BODY, C_REPLY, C_ANSWER, C_VARIANTS, C_LEGAL, C_CATEGORY, C_UN
 static const char *const columns[C_N] = {"title", "body", "reply", "answer", "variants", "legal_basis",
                                          "category", "unit", "review_at", "msg_no"};
 
-/* variants "a|b|c" as a PostgreSQL array literal {"a","b","c"}. */
+/* variants "a|b|c" as a PostgreSQL array literal {"a","b","c"} (empty ones
+ * dropped). */
 static void pg_array(hl_buf_t *b, const char *s)
 {
     hl_buf_reset(b);
-    hl_buf_putc(b, '{');
-    bool first = true;
-    while (s && *s) {
-        size_t n = strcspn(s, "|");
-        if (n) {
-            if (!first) hl_buf_putc(b, ',');
-            first = false;
-            hl_buf_putc(b, '"');
-            for (size_t i = 0; i < n; i++) {
-                if (s[i] == '"' || s[i] == '\\') hl_buf_putc(b, '\\');
-                hl_buf_putc(b, s[i]);
-            }
-            hl_buf_putc(b, '"');
-        }
-        s += n + (s[n] == '|');
+    char *copy = hl_strdup(s ? s : "");
+    size_t n = 0, cap = 1;
+    for (const char *p = copy; *p; p++) cap += *p == '|';
+    const char **items = hl_malloc(cap * sizeof *items);
+    for (char *p = copy, *end; p; p = end) {
+        end = strchr(p, '|');
+        if (end) *end++ = '\0';
+        if (*p) items[n++] = p;
     }
-    hl_buf_putc(b, '}');
+    hl_pg_text_array(b, items, n);
+    hl_free(items);
+    hl_free(copy);
 }
 
 static int import(PGconn *c, const char *path, bool draft, const char *by)

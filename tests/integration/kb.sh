@@ -195,6 +195,10 @@ check "import: stored, bad rows reported, exit 1" "$(cat "$T/imp.out")/$rc" "sto
 check "import: which lines" "$(grep -c 'line [34]' "$T/imp.err")" 2
 "$KB" --config "$T/hotline.conf" import "$T/ours.csv" >"$T/imp.out" 2>/dev/null || true
 check "a repeat skips what is stored" "$(cat "$T/imp.out")" "stored=0 already_there=1 bad_rows=2"
+printf 'title,answer,variants\n变体转义测试,答复,"说""引号""|反斜杠\\x||末项|"\n' >"$T/variants.csv"
+"$KB" --config "$T/hotline.conf" import "$T/variants.csv" >"$T/imp.out" 2>"$T/imp.err" || true
+check "import: variants with quotes and backslashes kept, empty ones dropped" \
+    "$(hl_sql "SELECT array_to_json(variants) FROM kb_entries WHERE title = '变体转义测试'")" '["说\"引号\"","反斜杠\\x","末项"]'
 sleep 0.5
 search "社保卡遗失了"
 check "imported and served" "$(js 'd["results"][0]["title"]')" "社保卡丢了怎么补办"
