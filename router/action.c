@@ -758,9 +758,8 @@ static void start_batch(router_t *r, writer_t *w)
 {
     size_t max = r->apending_head->solo ? 1 : (size_t)r->conf->batch_max;
     abatch_t *b = hl_calloc(1, sizeof *b);
-    b->d.r = r;
+    hl__delivery_form(&b->d, r, r->apending_head->arrived_us);
     b->w = w;
-    b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->apending_head->arrived_us); /* the oldest */
     w->abatch = b;
     b->items = hl_malloc(max * sizeof(aitem_t *));
     while (b->n < max && r->apending_head && !(b->n && r->apending_head->solo)) b->items[b->n++] = pop(r);

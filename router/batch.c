@@ -403,9 +403,8 @@ static void start_batch(router_t *r, writer_t *w)
     if ((int64_t)max > ids_left(r)) max = (size_t)ids_left(r);
     if (r->pending_head->solo) max = 1;
     batch_t *b = hl_calloc(1, sizeof *b);
-    b->d.r = r;
+    hl__delivery_form(&b->d, r, r->pending_head->arrived_us);
     b->w = w;
-    b->d.formed_us = hl__router_stage(r, HL_STAGE_WAIT, r->pending_head->arrived_us); /* the oldest */
     w->batch = b;
     b->items = hl_malloc(max * sizeof(item_t *));
     while (b->n < max && r->pending_head && !(b->n && r->pending_head->solo))

@@ -12,6 +12,12 @@
 
 #include "router_int.h"
 
+void hl__delivery_form(delivery_t *d, router_t *r, int64_t oldest_us)
+{
+    d->r = r;
+    d->formed_us = hl__router_stage(r, HL_STAGE_WAIT, oldest_us);
+}
+
 void hl__delivery_begin(delivery_t *d, void (*done)(delivery_t *d))
 {
     router_t *r = d->r;

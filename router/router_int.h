@@ -52,9 +52,10 @@ typedef struct hl_router router_t;
 typedef struct hl_simcache hl_simcache_t;
 
 /* A committed write batch's stream writes (delivery.c). Both kinds of batch
- * embed one as their first member and set r and formed_us when they take
- * their work. After the commit: hl__delivery_begin (counts the store stage),
- * one hl__delivery_xadd per stream entry (a no-op once failed), then
+ * embed one as their first member; hl__delivery_form when the batch takes
+ * its work (counts the wait stage from its oldest item's arrival). After the
+ * commit: hl__delivery_begin (counts the store stage), one
+ * hl__delivery_xadd per stream entry (a no-op once failed), then
  * hl__delivery_end, which calls done(d) at once when no reply is due, or
  * when the last one is in (counting the queue stage). done owns the batch
  * from then on; failed says an entry was not written (Redis down, an error,
@@ -210,6 +211,7 @@ void hl__action_expire(router_t *r);
 void hl__action_fail_pending(router_t *r, const char *msg);
 
 /* delivery.c (see delivery_t above) */
+void hl__delivery_form(delivery_t *d, router_t *r, int64_t oldest_us);
 void hl__delivery_begin(delivery_t *d, void (*done)(delivery_t *d));
 void hl__delivery_xadd(delivery_t *d, hl_xadd_t *x);
 void hl__delivery_end(delivery_t *d);
