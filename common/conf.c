@@ -177,6 +177,8 @@ static const hl_conf_key_t keys[] = {
      "clusters: the least bigram Dice similarity of a request to a cluster's first one"},
     {"hotspots", "cluster_min_size", HL_CONF_INT, F(hot_cluster_min_size), "3", 2, 100000, NULL,
      "clusters: the least requests a cluster needs to be listed"},
+    {"hotspots", "cache_s", HL_CONF_INT, F(hot_cache_s), "30", 0, 3600, NULL,
+     "GET /api/v1/hotspots: an answer is served again for this many seconds (per unit and limit; 0 = never)"},
     {"hotspots", "public_min_count", HL_CONF_INT, F(hot_public_min_count), "5", 1, 1000000, NULL,
      "reports: counts below this are shown as '<N' (small counts suppressed)"},
 

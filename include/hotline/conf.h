@@ -97,7 +97,7 @@ typedef struct hl_conf {
     double kb_gap_similarity;
     int64_t kb_gap_min_size;
     int64_t hot_window_hours, hot_baseline_days, hot_min_count, hot_cluster_days, hot_cluster_scan;
-    int64_t hot_cluster_min_size, hot_public_min_count;
+    int64_t hot_cluster_min_size, hot_public_min_count, hot_cache_s;
     double hot_factor, hot_similarity;
     /* [deadlines] */
     int64_t utc_offset_min;      /* local time offset (China: 480) */

@@ -6,13 +6,15 @@
 # category x region and a cluster of alike open requests), the daily and
 # monthly report (Markdown and HTML: the exact figures, nothing personal),
 # each role's scope and bad arguments; the hot spots of the real messages of
-# ../shared/data/hot_issues.csv (skipped without it); then the dashboard
+# ../shared/data/hot_issues.csv (skipped without it); hot spots served again
+# within hotspots.cache_s; then the dashboard
 # page in headless Chromium (tests/browser/dashboard_test.py): the numbers it
 # shows equal the API's, it refreshes by itself; a screenshot kept in
 # <build>/test-artifacts/.
 source "$(dirname "$0")/gateway_lib.sh"
 
-gw_start gateway.rate_per_s=1000 gateway.rate_burst=1000 hotspots.cluster_scan=5000 gateway.report_timeout_ms=2000
+gw_start gateway.rate_per_s=1000 gateway.rate_burst=1000 hotspots.cluster_scan=5000 gateway.report_timeout_ms=2000 \
+    hotspots.cache_s=2
 AGENT=$(gw_token agent)
 OFFICE=$(gw_token office)
 SUPER=$(gw_token supervisor)
@@ -130,6 +132,14 @@ check "with examples, newest first" "$(js '[x["ticket"] for x in d["spikes"][0][
 check "a cluster: the six alike open requests" "$(js 'len(d["clusters"])')/$(js 'sorted(d["clusters"][0]["tickets"])')" \
     "1/$(printf '%s\n' "${SPIKE[@]}" | sort | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin]))')"
 check "its district and unit" "$(js 'd["clusters"][0]["region_name"]')/$(js 'd["clusters"][0]["unit"]')" "江北区/$SU"
+TO1=$(js 'd["to"]')
+req GET /api/v1/hotspots "$SUPER"
+check "asked again within hotspots.cache_s (2 s here): the answer made then" "$ST/$(js 'd["to"]')/$(js 'len(d["spikes"])')" "200/$TO1/1"
+req GET "/api/v1/hotspots?unit=$SU" "$SUPER"; TO2=$(js 'd["to"]')
+check "another unit or limit: an answer of its own" "$ST/$([ "$TO2" != "$TO1" ] && echo new)/$(js 'len(d["clusters"])')" 200/new/1
+sleep 2.1
+req GET /api/v1/hotspots "$SUPER"
+check "after hotspots.cache_s: made again" "$ST/$([ "$(js 'd["to"]')" != "$TO1" ] && echo new)/$(js 'len(d["spikes"])')" 200/new/1
 req GET /api/v1/hotspots "$OT"; check "another unit: none of them" "$ST/$(js 'len(d["spikes"])')/$(js 'len(d["clusters"])')" 200/0/0
 req GET /api/v1/hotspots "$AGENT"; check "agents: 403" "$ST" 403
 req GET "/api/v1/hotspots?limit=x" "$OFFICE"; check "limit=x: 400" "$ST" 400

@@ -267,6 +267,7 @@ void gw_metrics(gw_req_t *r);                    /* GET /metrics (Prometheus) */
 void gw_deadlines_api(gw_req_t *r);              /* GET /api/v1/deadlines */
 void gw_hotspots_api(gw_req_t *r);               /* GET /api/v1/hotspots */
 void gw_report_api(gw_req_t *r);                 /* GET /api/v1/report */
+void gw_hot_answers_free(gw_t *gw);              /* at shutdown */
 
 /* Hot spots of [from, to) (spikes against the hotspots.baseline_days before
  * it) and, when clusters, the clusters of open requests now; unit NULL or
@@ -304,6 +305,8 @@ struct gw {
     size_t nconns;
     pthread_mutex_t refs_lock;
     gw_refs_t *refs;          /* the current names (swapped by the PostgreSQL thread) */
+    pthread_mutex_t hot_lock;
+    struct gw_hot_answer *hot_answers; /* GET /hotspots answered lately (hotspots.c) */
     /* static files of the console */
     struct gw_file *files;
     size_t nfiles;

@@ -14,6 +14,11 @@
  * hotspots.cluster_scan) that read alike; a cluster's category, region and
  * unit are those most of its requests have. `limit` (10) of each. Office,
  * supervisor and admin see every unit; a unit sees its own requests.
+ *
+ * An answer is served again for hotspots.cache_s per unit and limit (its
+ * "to" says when it was made): clustering takes a while (~0.35 s over 4,000
+ * open requests), and every dashboard refreshes it each minute. Concurrent
+ * first asks each compute it; the newest answer is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,10 +229,78 @@ json_t *gw_hotspots(gw_req_t *r, PGconn *pg, const gw_hot_query_t *q)
     return o;
 }
 
+/* ---------------------------------------------------- answers kept a while */
+
+#define HOT_ANSWERS 64 /* (unit, limit) pairs kept; the oldest makes room */
+
+struct gw_hot_answer {
+    char unit[40];
+    size_t limit;
+    int64_t at_ms; /* the answer's "to"; 0: an empty slot */
+    char *json;    /* malloc'd */
+    size_t len;
+};
+
+/* A copy (malloc'd, *len bytes) of the answer for unit and limit made at
+ * most hotspots.cache_s before now, or NULL. Any thread. */
+static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, size_t *len)
+{
+    char *copy = NULL;
+    pthread_mutex_lock(&gw->hot_lock);
+    for (size_t i = 0; gw->hot_answers && i < HOT_ANSWERS; i++) {
+        const struct gw_hot_answer *a = &gw->hot_answers[i];
+        if (a->at_ms && a->limit == limit && strcmp(a->unit, unit) == 0 &&
+            now_ms - a->at_ms < gw->conf.hot_cache_s * 1000) {
+            copy = hl_malloc(a->len);
+            memcpy(copy, a->json, a->len);
+            *len = a->len;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&gw->hot_lock);
+    return copy;
+}
+
+/* Keep a copy of json as the answer for unit and limit made at at_ms, unless
+ * a newer one is kept already. Any thread. */
+static void hot_keep(gw_t *gw, const char *unit, size_t limit, int64_t at_ms, const char *json, size_t len)
+{
+    pthread_mutex_lock(&gw->hot_lock);
+    if (!gw->hot_answers) gw->hot_answers = hl_calloc(HOT_ANSWERS, sizeof *gw->hot_answers);
+    struct gw_hot_answer *slot = &gw->hot_answers[0];
+    for (size_t i = 0; i < HOT_ANSWERS; i++) {
+        struct gw_hot_answer *a = &gw->hot_answers[i];
+        if (a->at_ms && a->limit == limit && strcmp(a->unit, unit) == 0) {
+            slot = a;
+            break;
+        }
+        if (a->at_ms < slot->at_ms) slot = a;
+    }
+    if (slot->at_ms <= at_ms) {
+        free(slot->json);
+        slot->json = hl_malloc(len);
+        memcpy(slot->json, json, len);
+        slot->len = len;
+        slot->at_ms = at_ms;
+        slot->limit = limit;
+        snprintf(slot->unit, sizeof slot->unit, "%s", unit);
+    }
+    pthread_mutex_unlock(&gw->hot_lock);
+}
+
+void gw_hot_answers_free(gw_t *gw)
+{
+    for (size_t i = 0; gw->hot_answers && i < HOT_ANSWERS; i++) free(gw->hot_answers[i].json);
+    hl_free(gw->hot_answers);
+    gw->hot_answers = NULL;
+}
+
+/* ------------------------------------------------------------- the request */
+
 typedef struct {
     gw_hot_query_t q;
     char unit[40];
-    json_t *out;
+    char *json; /* the answer, written (json_dumps) */
     bool unreachable;
 } hot_job_t;
 
@@ -235,14 +308,22 @@ static void hot_work(gw_req_t *r, PGconn *pg)
 {
     hot_job_t *job = r->job;
     job->q.unit = job->unit;
-    job->out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
-    job->unreachable = !job->out && gw_pg_unavailable(pg);
+    json_t *out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
+    job->unreachable = !out && gw_pg_unavailable(pg);
+    if (!out) return;
+    job->json = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(out);
+    if (job->json && r->gw->conf.hot_cache_s > 0)
+        hot_keep(r->gw, job->unit, job->q.limit, job->q.to, job->json, strlen(job->json));
 }
 
 static void hot_finish(gw_req_t *r)
 {
     hot_job_t *job = r->job;
-    gw_reply_deferred(r, job->out, job->unreachable, "the hot spots");
+    if (job->json)
+        gw_reply_text(r, 200, "application/json; charset=utf-8", job->json, strlen(job->json));
+    else
+        gw_reply_deferred(r, NULL, job->unreachable, "the hot spots");
     hl_free(job);
     r->job = NULL;
 }
@@ -263,6 +344,12 @@ void gw_hotspots_api(gw_req_t *r)
     job.q.from = job.q.to - r->gw->conf.hot_window_hours * 3600000LL;
     job.q.limit = (size_t)limit;
     job.q.clusters = job.q.examples = true;
+    size_t len;
+    char *kept = r->gw->conf.hot_cache_s > 0 ? hot_cached(r->gw, job.unit, job.q.limit, job.q.to, &len) : NULL;
+    if (kept) {
+        gw_reply_text(r, 200, "application/json; charset=utf-8", kept, len);
+        return;
+    }
     hot_job_t *j = hl_malloc(sizeof *j);
     *j = job;
     r->job = j;

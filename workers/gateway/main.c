@@ -94,6 +94,7 @@ int main(int argc, char **argv)
     hl_log_init("gateway");
     pthread_mutex_init(&gw.refs_lock, NULL);
     pthread_mutex_init(&gw.conn_lock, NULL);
+    pthread_mutex_init(&gw.hot_lock, NULL);
     gw.conns = hl_map_new();
     if (*gw.conf.gw_public_url)
         snprintf(gw.base_url, sizeof gw.base_url, "%s", gw.conf.gw_public_url);
@@ -169,6 +170,8 @@ done:
     pthread_mutex_destroy(&gw.refs_lock);
     hl_map_destroy(&gw.conns);
     pthread_mutex_destroy(&gw.conn_lock);
+    gw_hot_answers_free(&gw);
+    pthread_mutex_destroy(&gw.hot_lock);
     hl_info("stopped: %llu requests, %llu server errors", (unsigned long long)gw.requests,
             (unsigned long long)gw.errors);
     hl_conf_free(&gw.conf);
