@@ -15,6 +15,7 @@ Usage: dashboard_test.py --url URL --supervisor TOKEN --agent TOKEN --unit CODE 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -41,6 +42,7 @@ def board(b):
       red: document.querySelector('#b-red').textContent, yellow: document.querySelector('#b-yellow').textContent,
       spikes: [...document.querySelectorAll('#b-spikes li[data-count]')].map(l => +l.dataset.count),
       clusters: [...document.querySelectorAll('#b-clusters li[data-size]')].map(l => +l.dataset.size),
+      hotAt: document.querySelector('#b-hot-at').textContent,
       from: S.from, loaded: document.querySelector('#board').dataset.loaded }))()""")
 
 
@@ -69,6 +71,7 @@ def compare(o, b, unit=""):
     check("the lights' tickets, in order", page["lights"], [[x["ticket"], x["light"]] for x in d["tickets"]])
     check("hot spots", (page["spikes"], page["clusters"]),
           ([x["count"] for x in h["spikes"]], [x["size"] for x in h["clusters"]]))
+    check("when they were made shown", bool(re.fullmatch(r"\d\d:\d\d:\d\d 计算", page["hotAt"])), True)
     return page
 
 

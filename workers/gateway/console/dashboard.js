@@ -192,6 +192,7 @@ function redYellow(d) {
 
 function hotspots(h) {
   $('b-window').textContent = Math.round((Date.parse(h.to) - Date.parse(h.from)) / 3600000);
+  $('b-hot-at').textContent = h.to.slice(11, 19) + ' 计算'; // answers are kept a while (hotspots.cache_s)
   const none = (text) => el('li', { class: 'none' }, text);
   $('b-spikes').replaceChildren(...(h.spikes.length ? h.spikes.map((s) => el('li', { 'data-count': s.count },
     (s.category_name || s.category) + ' · ' + (s.region_name || '未注明区域') + '：' + s.count + ' 件（常态 ' + s.usual + '）',
