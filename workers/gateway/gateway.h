@@ -135,6 +135,10 @@ struct gw_req {
 /* Answers (each replaces an earlier one). */
 void gw_reply_json(gw_req_t *r, int status, json_t *body);  /* takes body */
 void gw_reply_jw(gw_req_t *r, int status, hl_buf_t *json);  /* takes json's memory (written by hl_jw_*) */
+void gw_reply_json_text(gw_req_t *r, int status, char *json, size_t len); /* takes json (malloc) */
+/* body written as every JSON answer is (compact, 10 significant digits):
+ * malloc'd, or NULL when out of memory. Takes body. */
+char *gw_json_text(json_t *body);
 void gw_reply_text(gw_req_t *r, int status, const char *ctype, char *data, size_t len); /* takes data (malloc) */
 void gw_reply_static(gw_req_t *r, int status, const char *ctype, const void *data, size_t len); /* borrows data */
 void gw_reply_error(gw_req_t *r, int status, const char *code, const char *fmt, ...) HL_PRINTF(4, 5);

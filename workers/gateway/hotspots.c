@@ -241,40 +241,43 @@ struct gw_hot_answer {
     size_t len;
 };
 
+/* The answer kept for unit and limit, or NULL (hot_lock held). */
+static struct gw_hot_answer *hot_find(gw_t *gw, const char *unit, size_t limit)
+{
+    for (size_t i = 0; gw->hot_answers && i < HOT_ANSWERS; i++) {
+        struct gw_hot_answer *a = &gw->hot_answers[i];
+        if (a->at_ms && a->limit == limit && strcmp(a->unit, unit) == 0) return a;
+    }
+    return NULL;
+}
+
 /* A copy (malloc'd, *len bytes) of the answer for unit and limit made at
  * most hotspots.cache_s before now, or NULL. Any thread. */
 static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, size_t *len)
 {
     char *copy = NULL;
     pthread_mutex_lock(&gw->hot_lock);
-    for (size_t i = 0; gw->hot_answers && i < HOT_ANSWERS; i++) {
-        const struct gw_hot_answer *a = &gw->hot_answers[i];
-        if (a->at_ms && a->limit == limit && strcmp(a->unit, unit) == 0 &&
-            now_ms - a->at_ms < gw->conf.hot_cache_s * 1000) {
-            copy = hl_malloc(a->len);
-            memcpy(copy, a->json, a->len);
-            *len = a->len;
-            break;
-        }
+    const struct gw_hot_answer *a = hot_find(gw, unit, limit);
+    if (a && now_ms - a->at_ms < gw->conf.hot_cache_s * 1000) {
+        copy = hl_malloc(a->len);
+        memcpy(copy, a->json, a->len);
+        *len = a->len;
     }
     pthread_mutex_unlock(&gw->hot_lock);
     return copy;
 }
 
 /* Keep a copy of json as the answer for unit and limit made at at_ms, unless
- * a newer one is kept already. Any thread. */
+ * a newer one is kept already; a new pair takes the oldest slot. Any thread. */
 static void hot_keep(gw_t *gw, const char *unit, size_t limit, int64_t at_ms, const char *json, size_t len)
 {
     pthread_mutex_lock(&gw->hot_lock);
     if (!gw->hot_answers) gw->hot_answers = hl_calloc(HOT_ANSWERS, sizeof *gw->hot_answers);
-    struct gw_hot_answer *slot = &gw->hot_answers[0];
-    for (size_t i = 0; i < HOT_ANSWERS; i++) {
-        struct gw_hot_answer *a = &gw->hot_answers[i];
-        if (a->at_ms && a->limit == limit && strcmp(a->unit, unit) == 0) {
-            slot = a;
-            break;
-        }
-        if (a->at_ms < slot->at_ms) slot = a;
+    struct gw_hot_answer *slot = hot_find(gw, unit, limit);
+    if (!slot) { /* the oldest slot; an empty one is oldest */
+        slot = &gw->hot_answers[0];
+        for (size_t i = 1; i < HOT_ANSWERS; i++)
+            if (gw->hot_answers[i].at_ms < slot->at_ms) slot = &gw->hot_answers[i];
     }
     if (slot->at_ms <= at_ms) {
         free(slot->json);
@@ -300,7 +303,7 @@ void gw_hot_answers_free(gw_t *gw)
 typedef struct {
     gw_hot_query_t q;
     char unit[40];
-    char *json; /* the answer, written (json_dumps) */
+    char *json; /* the answer, written (gw_json_text) */
     bool unreachable;
 } hot_job_t;
 
@@ -311,8 +314,7 @@ static void hot_work(gw_req_t *r, PGconn *pg)
     json_t *out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
     job->unreachable = !out && gw_pg_unavailable(pg);
     if (!out) return;
-    job->json = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(out);
+    job->json = gw_json_text(out);
     if (job->json && r->gw->conf.hot_cache_s > 0)
         hot_keep(r->gw, job->unit, job->q.limit, job->q.to, job->json, strlen(job->json));
 }
@@ -321,7 +323,7 @@ static void hot_finish(gw_req_t *r)
 {
     hot_job_t *job = r->job;
     if (job->json)
-        gw_reply_text(r, 200, "application/json; charset=utf-8", job->json, strlen(job->json));
+        gw_reply_json_text(r, 200, job->json, strlen(job->json));
     else
         gw_reply_deferred(r, NULL, job->unreachable, "the hot spots");
     hl_free(job);
@@ -347,7 +349,7 @@ void gw_hotspots_api(gw_req_t *r)
     size_t len;
     char *kept = r->gw->conf.hot_cache_s > 0 ? hot_cached(r->gw, job.unit, job.q.limit, job.q.to, &len) : NULL;
     if (kept) {
-        gw_reply_text(r, 200, "application/json; charset=utf-8", kept, len);
+        gw_reply_json_text(r, 200, kept, len);
         return;
     }
     hot_job_t *j = hl_malloc(sizeof *j);

@@ -49,22 +49,33 @@ void gw_reply_static(gw_req_t *r, int status, const char *ctype, const void *dat
     MHD_add_response_header(resp, "Content-Type", ctype);
 }
 
-void gw_reply_json(gw_req_t *r, int status, json_t *body)
+char *gw_json_text(json_t *body)
 {
     /* 10 significant digits: a confidence 0.9773 stays 0.9773, coordinates keep 6 places. */
     char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(body);
+    return s;
+}
+
+void gw_reply_json_text(gw_req_t *r, int status, char *json, size_t len)
+{
+    gw_reply_text(r, status, "application/json; charset=utf-8", json, len);
+}
+
+void gw_reply_json(gw_req_t *r, int status, json_t *body)
+{
+    char *s = gw_json_text(body);
     if (!s) {
         s = strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
-    gw_reply_text(r, status, "application/json; charset=utf-8", s, strlen(s));
+    gw_reply_json_text(r, status, s, strlen(s));
 }
 
 void gw_reply_jw(gw_req_t *r, int status, hl_buf_t *json)
 {
     if (!json->data) hl_buf_reserve(json, 0);
-    gw_reply_text(r, status, "application/json; charset=utf-8", json->data, json->len);
+    gw_reply_json_text(r, status, json->data, json->len);
     *json = (hl_buf_t)HL_BUF_INIT;
 }
 
