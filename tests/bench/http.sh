@@ -10,7 +10,8 @@
 #      bodies (../shared/data when present), a unique Idempotency-Key each,
 #      for SECONDS over CONNECTIONS connections;
 #  (c) latency at half of (b)'s rate: the same with each connection pausing
-#      an exponentially distributed time between requests, after a
+#      an exponentially distributed time between requests, from one wrk
+#      thread instead of two (see below), after a
 #      CHECKPOINT of (b)'s WAL (as e2e.sh does), for HALF_SECONDS (default:
 #      SECONDS). The first 30 s after the checkpoint are its best: on the dev
 #      VM the kernel starts writing the new rows' pages back 30 s after they
@@ -29,9 +30,18 @@
 # http_non_201_* counts about one request in 6,483.
 # Prints one key=value line per figure. Not a test: nothing is asserted.
 #
-# It also prints the CPU each process (wrk too) used per ticket during (b)
-# and the machine's idle share, and the gateway's own p99 during (c) (to the
-# bucket, from its /metrics histogram), to show where the time goes.
+# It also prints the CPU each process (wrk too) used per ticket and the
+# machine's idle share during (b) and during (c), and the gateway's own p99
+# during (c) (to the bucket, from its /metrics histogram), to show where the
+# time goes. At half rate every process spends about twice the CPU per
+# ticket it spends at saturation (smaller batches; each sleep and wake-up
+# costs tens of microseconds on the dev VM), so the machine is still 83-89 %
+# busy. wrk's pauses are timers, and each of its threads wakes for them
+# about once a millisecond: with one thread for (c) (ample for half rate)
+# p50/p99 at half read 5.8-7.6 / 29-55 ms in 5 runs, with two 10.2-13.7 /
+# 51-95 ms in 4 alternating runs on the 2-core dev VM (the gateway's own p99
+# likewise 30-75 against 50-250 ms): the second thread's wake-ups delayed
+# the service it measured.
 #
 # The bus between gateway and router runs over ipc:// (Unix sockets) by
 # default, as for a router and gateway on one host (zmq.intake/zmq.events
@@ -151,6 +161,19 @@ cpu_snapshot() {
         "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
         "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat)"
 }
+# cpu_per_ticket SUFFIX SNAPSHOT0 SNAPSHOT1 WRK_TIME_FILE TICKETS: the CPU
+# (microseconds) each process spent per ticket between two snapshots, from
+# clock ticks, wrk's from /usr/bin/time, and the machine's idle share.
+cpu_per_ticket() {
+    awk -v s="$1" -v a="$2" -v b="$3" -v w="$(cat "$4")" -v n="$5" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        for (i in x) { split(x[i], kv, "="); split(y[i], kv2, "="); d[kv[1]] = kv2[2] - kv[2] }
+        for (k in d) if (k != "idle" && k != "machine") printf "cpu_us_per_ticket%s_%s=%.0f\n", s, k, d[k] / hz * 1e6 / n
+        printf "cpu_us_per_ticket%s_all=%.0f\n", s, d["machine"] / hz * 1e6 / n
+        split(w, t, " "); printf "cpu_us_per_ticket%s_wrk=%.0f\n", s, (t[1] + t[2]) * 1e6 / n
+        printf "machine_idle_share%s=%.2f\n", s, d["idle"] / (d["idle"] + d["machine"])
+    }' | sort
+}
 commits() { sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
 stored() { sql "SELECT count(*) FROM tickets"; }
 WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
@@ -176,15 +199,7 @@ echo "http_socket_errors_at_saturation=$(sed -n 's/^socket_errors=//p' "$T/sat.o
 awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
 # Tickets per PostgreSQL transaction (all of the database's commits count).
 awk -v n="$((after_sat - before))" -v c="$((commits1 - commits0))" 'BEGIN {printf "tickets_per_commit=%.1f\n", n / (c ? c : 1)}'
-# CPU per ticket (microseconds) of each process during (b), from clock ticks.
-awk -v a="$cpu0" -v b="$cpu1" -v w="$(cat "$T/wrk.time")" -v n="$((after_sat - before))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-    split(a, x, " "); split(b, y, " ")
-    for (i in x) { split(x[i], kv, "="); split(y[i], kv2, "="); d[kv[1]] = kv2[2] - kv[2] }
-    for (k in d) if (k != "idle" && k != "machine") printf "cpu_us_per_ticket_%s=%.0f\n", k, d[k] / hz * 1e6 / n
-    printf "cpu_us_per_ticket_all=%.0f\n", d["machine"] / hz * 1e6 / n
-    split(w, t, " "); printf "cpu_us_per_ticket_wrk=%.0f\n", (t[1] + t[2]) * 1e6 / n
-    printf "machine_idle_share=%.2f\n", d["idle"] / (d["idle"] + d["machine"])
-}' | sort
+cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
 
 # (c) half of (b)'s rate: each connection pauses CONNS/(rate/2) on average.
 # As in e2e.sh, (b)'s WAL is checkpointed first, so that its write-back does
@@ -195,8 +210,11 @@ rl0=$(wc -l <"$T/router.log")
 DELAY=$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
 durations() { curl -sf -H "Authorization: Bearer $SUPER" "$U/metrics" | grep '^hotline_gateway_request_duration_seconds_bucket'; }
 durations >"$T/durations0" || true
-HL_RUN=half HL_DELAY_MS=$DELAY "${WRK[@]}" -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
+hcpu0=$(cpu_snapshot)
+HL_RUN=half HL_DELAY_MS=$DELAY /usr/bin/time -f "%U %S" -o "$T/wrk_half.time" "${WRK[@]}" -t 1 -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
+hcpu1=$(cpu_snapshot)
 durations >"$T/durations1" || true
+cpu_per_ticket _at_half "$hcpu0" "$hcpu1" "$T/wrk_half.time" "$(sed -n 's/^requests=//p' "$T/half.out")"
 echo "checkpoints_during_half=$(($(hl_bench_checkpoints) - c0))"
 sleep 1
 after_half=$(stored)
