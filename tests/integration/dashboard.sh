@@ -7,7 +7,7 @@
 # monthly report (Markdown and HTML: the exact figures, nothing personal),
 # each role's scope and bad arguments; the hot spots of the real messages of
 # ../shared/data/hot_issues.csv (skipped without it); hot spots served again
-# within hotspots.cache_s; then the dashboard
+# within hotspots.cache_s, a refresh made once for asks at once; then the dashboard
 # page in headless Chromium (tests/browser/dashboard_test.py): the numbers it
 # shows equal the API's, it refreshes by itself; a screenshot kept in
 # <build>/test-artifacts/.
@@ -190,6 +190,22 @@ EOF
 )" "$(hl_sql "SELECT count(*) || ' of ' || count(*) FROM (SELECT 1 FROM tickets WHERE state <> 'CLOSED' GROUP BY title, body HAVING count(*) >= 3) x")"
     check "clusters listed, largest first" "$(js 'len(d["clusters"]) >= 10 and all(a["size"] >= b["size"] for a, b in zip(d["clusters"], d["clusters"][1:]))')" True
     js '"\n".join("%d %s" % (c["size"], c["examples"][0]["title"]) for c in d["clusters"][:5])'
+    echo "# a refresh is made once: asks while it is being made get the answer before"
+    sleep 2.1
+    req GET "/api/v1/hotspots?limit=100" "$SUPER"; TOA=$(js 'd["to"]')
+    sleep 2.1
+    pids=()
+    for i in 1 2 3 4 5 6; do
+        curl -s -H "Authorization: Bearer $SUPER" -o "$T/hot$i.json" -w '%{http_code}\n' \
+            "$U/api/v1/hotspots?limit=100" >"$T/hot$i.code" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    check "six asks at once after hotspots.cache_s: all answered" "$(cat "$T"/hot?.code | sort -u | tr '\n' ' ')" "200 "
+    made=$(python3 -c 'import json,sys; print(len({json.load(open(f))["to"] for f in sys.argv[2:]} - {sys.argv[1]}))' \
+        "$TOA" "$T"/hot?.json)
+    check "one new answer made for all of them" "$made" 1
+    echo "(the answer before served to $(grep -l "\"to\":\"$TOA\"" "$T"/hot?.json | wc -l) of 6)"
 else
     echo "SKIP: hot_issues.csv: ../shared/data is absent"
 fi

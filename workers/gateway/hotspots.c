@@ -17,8 +17,11 @@
  *
  * An answer is served again for hotspots.cache_s per unit and limit (its
  * "to" says when it was made): clustering takes a while (~0.35 s over 4,000
- * open requests), and every dashboard refreshes it each minute. Concurrent
- * first asks each compute it; the newest answer is kept.
+ * open requests), and every dashboard refreshes it each minute. Once it is
+ * older, the first ask makes a new one, and asks while that is being made
+ * get the one before (if made within twice cache_s), so that a refresh is
+ * made once, not once per dashboard. Concurrent first asks (nothing kept yet)
+ * each make it; the newest answer is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +239,10 @@ json_t *gw_hotspots(gw_req_t *r, PGconn *pg, const gw_hot_query_t *q)
 struct gw_hot_answer {
     char unit[40];
     size_t limit;
-    int64_t at_ms; /* the answer's "to"; 0: an empty slot */
-    char *json;    /* malloc'd */
+    int64_t at_ms;      /* the answer's "to"; 0: an empty slot */
+    char *json;         /* malloc'd */
     size_t len;
+    int64_t making_ms;  /* a new answer is being made since then; 0: none */
 };
 
 /* The answer kept for unit and limit, or NULL (hot_lock held). */
@@ -252,32 +256,44 @@ static struct gw_hot_answer *hot_find(gw_t *gw, const char *unit, size_t limit)
 }
 
 /* A copy (malloc'd, *len bytes) of the answer for unit and limit made at
- * most hotspots.cache_s before now, or NULL. Any thread. */
+ * most hotspots.cache_s before now, or of the one before while another ask
+ * makes a new one (made within twice cache_s); or NULL: the caller makes one
+ * and hands it to hot_made. Any thread. */
 static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, size_t *len)
 {
+    const hl_conf_t *conf = &gw->conf;
     char *copy = NULL;
     pthread_mutex_lock(&gw->hot_lock);
-    const struct gw_hot_answer *a = hot_find(gw, unit, limit);
-    if (a && now_ms - a->at_ms < gw->conf.hot_cache_s * 1000) {
+    struct gw_hot_answer *a = hot_find(gw, unit, limit);
+    int64_t age = a ? now_ms - a->at_ms : 0;
+    /* A making that outlived its statement timeout has failed unseen. */
+    bool making = a && a->making_ms && now_ms - a->making_ms < conf->gw_report_timeout_ms + 1000;
+    if (a && (age < conf->hot_cache_s * 1000 || (making && age < 2 * conf->hot_cache_s * 1000))) {
         copy = hl_malloc(a->len);
         memcpy(copy, a->json, a->len);
         *len = a->len;
+    } else if (a) {
+        a->making_ms = now_ms;
     }
     pthread_mutex_unlock(&gw->hot_lock);
     return copy;
 }
 
-/* Keep a copy of json as the answer for unit and limit made at at_ms, unless
- * a newer one is kept already; a new pair takes the oldest slot. Any thread. */
-static void hot_keep(gw_t *gw, const char *unit, size_t limit, int64_t at_ms, const char *json, size_t len)
+/* A new answer for unit and limit made at at_ms (json: len bytes, copied),
+ * or none (json NULL: it failed). Kept unless a newer one is kept already;
+ * a new pair takes the oldest slot. Any thread. */
+static void hot_made(gw_t *gw, const char *unit, size_t limit, int64_t at_ms, const char *json, size_t len)
 {
     pthread_mutex_lock(&gw->hot_lock);
     if (!gw->hot_answers) gw->hot_answers = hl_calloc(HOT_ANSWERS, sizeof *gw->hot_answers);
     struct gw_hot_answer *slot = hot_find(gw, unit, limit);
+    if (slot) slot->making_ms = 0;
+    if (!json) goto done;
     if (!slot) { /* the oldest slot; an empty one is oldest */
         slot = &gw->hot_answers[0];
         for (size_t i = 1; i < HOT_ANSWERS; i++)
             if (gw->hot_answers[i].at_ms < slot->at_ms) slot = &gw->hot_answers[i];
+        slot->making_ms = 0;
     }
     if (slot->at_ms <= at_ms) {
         free(slot->json);
@@ -288,6 +304,7 @@ static void hot_keep(gw_t *gw, const char *unit, size_t limit, int64_t at_ms, co
         slot->limit = limit;
         snprintf(slot->unit, sizeof slot->unit, "%s", unit);
     }
+done:
     pthread_mutex_unlock(&gw->hot_lock);
 }
 
@@ -313,10 +330,9 @@ static void hot_work(gw_req_t *r, PGconn *pg)
     job->q.unit = job->unit;
     json_t *out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
     job->unreachable = !out && gw_pg_unavailable(pg);
-    if (!out) return;
-    job->json = gw_json_text(out);
-    if (job->json && r->gw->conf.hot_cache_s > 0)
-        hot_keep(r->gw, job->unit, job->q.limit, job->q.to, job->json, strlen(job->json));
+    if (out) job->json = gw_json_text(out);
+    if (r->gw->conf.hot_cache_s > 0)
+        hot_made(r->gw, job->unit, job->q.limit, job->q.to, job->json, job->json ? strlen(job->json) : 0);
 }
 
 static void hot_finish(gw_req_t *r)
