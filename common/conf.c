@@ -127,6 +127,9 @@ static const hl_conf_key_t keys[] = {
      "the router's answer is awaited this long (503 beyond; retry with the same key)"},
     {"gateway", "report_timeout_ms", HL_CONF_INT, F(gw_report_timeout_ms), "60000", 1000, 3600000, NULL,
      "a report's or another long read's statement timeout in PostgreSQL (503 beyond)"},
+    {"gateway", "report_workers", HL_CONF_INT, F(gw_report_workers), "4", 1, 256, NULL,
+     "reports and other long reads run at most this many at once (each on a PostgreSQL "
+     "connection of its own); more wait their turn"},
     {"gateway", "rate_per_s", HL_CONF_INT, F(gw_rate_per_s), "50", 1, 1000000, NULL,
      "requests per second of one token, unless the token sets its own (429 beyond)"},
     {"gateway", "rate_burst", HL_CONF_INT, F(gw_rate_burst), "100", 1, 1000000, NULL,

@@ -79,6 +79,7 @@ typedef struct hl_conf {
     int64_t gw_max_body;
     int64_t gw_request_timeout_ms;
     int64_t gw_report_timeout_ms;
+    int64_t gw_report_workers;
     int64_t gw_rate_per_s;
     int64_t gw_rate_burst;
     int64_t gw_progress_per_min;

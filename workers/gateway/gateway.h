@@ -90,6 +90,7 @@ hl_map_t *gw_refs_regions_within(const gw_refs_t *r, const char *code);
 typedef struct gw gw_t;
 typedef struct gw_loop gw_loop_t;
 typedef struct gw_req gw_req_t;
+typedef struct gw_job gw_job_t;
 typedef void (*gw_finish_fn)(gw_req_t *r);
 /* Work run away from the event loop (gw_defer), with a PostgreSQL
  * connection of its own (NULL when PostgreSQL cannot be reached). */
@@ -182,9 +183,10 @@ void gw_call(gw_req_t *r, Hotline__Envelope *env);
 /* Wait for every staged call's answer, then finish(r) runs (in an HTTP
  * loop) with r->ans[] (NULL and r->timed_out[i] when none came). */
 void gw_wait(gw_req_t *r, gw_finish_fn finish);
-/* For the rare requests that take seconds (reports): work(r, pg) runs on a
- * thread of its own with a connection of its own while the request waits
- * suspended, so the loop serves on; then finish(r) runs in the loop. work
+/* For the rare requests that take seconds (reports): work(r, pg) runs on
+ * another thread with a connection of its own while the request waits
+ * suspended, so the loop serves on; then finish(r) runs in the loop. At most
+ * gateway.report_workers run at once; more wait their turn in order. work
  * may touch only r->job, read r->gw's settings and take the knowledge
  * base's read lock. */
 void gw_defer(gw_req_t *r, gw_work_fn work, gw_finish_fn finish);
@@ -226,7 +228,8 @@ void gw_loop_stop(gw_loop_t **self_p);
  * suspended request's staged calls; the loop sends them all when the pass
  * ends (a call refused then is answered "no answer"). */
 void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
-/* In the loop's thread: start a suspended request's deferred work. */
+/* In the loop's thread: start a suspended request's deferred work, or queue
+ * it when gateway.report_workers already run. */
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r);
 gw_t *gw_loop_gateway(gw_loop_t *l);
 /* The loop's knowledge-base search memory. */
@@ -311,6 +314,9 @@ struct gw {
     gw_refs_t *refs;          /* the current names (swapped by the PostgreSQL thread) */
     pthread_mutex_t hot_lock;
     struct gw_hot_answer *hot_answers; /* GET /hotspots answered lately (hotspots.c) */
+    pthread_mutex_t job_lock;
+    gw_job_t *job_head, *job_tail; /* deferred work waiting for a thread (loop.c) */
+    int64_t jobs_running;          /* threads running deferred work */
     /* static files of the console */
     struct gw_file *files;
     size_t nfiles;

@@ -21,7 +21,8 @@
  * older, the first ask makes a new one, and asks while that is being made
  * get the one before (if made within twice cache_s), so that a refresh is
  * made once, not once per dashboard. Concurrent first asks (nothing kept yet)
- * each make it; the newest answer is kept.
+ * each make it, as many at once as gateway.report_workers run; one waiting
+ * its turn takes an answer made meanwhile. The newest answer is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,22 +257,24 @@ static struct gw_hot_answer *hot_find(gw_t *gw, const char *unit, size_t limit)
 }
 
 /* A copy (malloc'd, *len bytes) of the answer for unit and limit made at
- * most hotspots.cache_s before now, or of the one before while another ask
- * makes a new one (made within twice cache_s); or NULL: the caller makes one
- * and hands it to hot_made. Any thread. */
-static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, size_t *len)
+ * most hotspots.cache_s before now, or (older) of the one before while
+ * another ask makes a new one (made within twice cache_s); or NULL: the
+ * caller makes one and hands it to hot_made. Any thread. */
+static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, bool older, size_t *len)
 {
     const hl_conf_t *conf = &gw->conf;
     char *copy = NULL;
     pthread_mutex_lock(&gw->hot_lock);
     struct gw_hot_answer *a = hot_find(gw, unit, limit);
     int64_t age = a ? now_ms - a->at_ms : 0;
+    bool fresh = a && age < conf->hot_cache_s * 1000;
     /* A making that outlived its statement timeout has failed unseen. */
     bool making = a && a->making_ms && now_ms - a->making_ms < conf->gw_report_timeout_ms + 1000;
-    if (a && (age < conf->hot_cache_s * 1000 || (making && age < 2 * conf->hot_cache_s * 1000))) {
+    if (fresh || (older && making && age < 2 * conf->hot_cache_s * 1000)) {
         copy = hl_malloc(a->len);
         memcpy(copy, a->json, a->len);
         *len = a->len;
+        if (!older) a->making_ms = 0; /* a fresh one: none need be made */
     } else if (a) {
         a->making_ms = now_ms;
     }
@@ -320,7 +323,8 @@ void gw_hot_answers_free(gw_t *gw)
 typedef struct {
     gw_hot_query_t q;
     char unit[40];
-    char *json; /* the answer, written (gw_json_text) */
+    char *json; /* the answer, written (gw_json_text) or kept (hot_cached): len bytes */
+    size_t len;
     bool unreachable;
 } hot_job_t;
 
@@ -328,18 +332,22 @@ static void hot_work(gw_req_t *r, PGconn *pg)
 {
     hot_job_t *job = r->job;
     job->q.unit = job->unit;
+    /* Made while this ask waited its turn (gateway.report_workers)? */
+    if (r->gw->conf.hot_cache_s > 0 &&
+        (job->json = hot_cached(r->gw, job->unit, job->q.limit, hl_now_ms(), false, &job->len)))
+        return;
     json_t *out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
     job->unreachable = !out && gw_pg_unavailable(pg);
-    if (out) job->json = gw_json_text(out);
+    if (out && (job->json = gw_json_text(out))) job->len = strlen(job->json);
     if (r->gw->conf.hot_cache_s > 0)
-        hot_made(r->gw, job->unit, job->q.limit, job->q.to, job->json, job->json ? strlen(job->json) : 0);
+        hot_made(r->gw, job->unit, job->q.limit, job->q.to, job->json, job->len);
 }
 
 static void hot_finish(gw_req_t *r)
 {
     hot_job_t *job = r->job;
     if (job->json)
-        gw_reply_json_text(r, 200, job->json, strlen(job->json));
+        gw_reply_json_text(r, 200, job->json, job->len);
     else
         gw_reply_deferred(r, NULL, job->unreachable, "the hot spots");
     hl_free(job);
@@ -363,7 +371,7 @@ void gw_hotspots_api(gw_req_t *r)
     job.q.limit = (size_t)limit;
     job.q.clusters = job.q.examples = true;
     size_t len;
-    char *kept = r->gw->conf.hot_cache_s > 0 ? hot_cached(r->gw, job.unit, job.q.limit, job.q.to, &len) : NULL;
+    char *kept = r->gw->conf.hot_cache_s > 0 ? hot_cached(r->gw, job.unit, job.q.limit, job.q.to, true, &len) : NULL;
     if (kept) {
         gw_reply_json_text(r, 200, kept, len);
         return;

@@ -145,67 +145,134 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r)
 
 /* ------------------------------------------------------------ deferred work */
 
-typedef struct {
+/* Deferred work runs on at most gateway.report_workers threads at once
+ * (each with a PostgreSQL connection), the rest waiting in order of arrival
+ * (gw->job_head): a thread that finishes a job takes the next waiting one,
+ * and ends when none waits. A waiting job holds only its HTTP connection,
+ * which gateway.max_connections bounds. */
+struct gw_job {
+    gw_job_t *next;
     gw_loop_t *l;
     gw_req_t *r;
     gw_work_fn work;
-} job_t;
+};
+
+/* The job's request answered: resume its connection in its loop. After
+ * this the loop may stop, so j->l is not touched again. */
+static void job_done(gw_job_t *j)
+{
+    gw_loop_t *l = j->l;
+    /* The eventfd wakes the loop, whose first run of the daemon takes the
+     * connection back and whose second answers it: the flag asks for both. */
+    __atomic_store_n(&l->jobs_resumed, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(j->r->conn);
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof one) < 0) { /* full: the loop is awake anyway */
+    }
+    __atomic_sub_fetch(&l->jobs, 1, __ATOMIC_RELEASE);
+    hl_free(j);
+}
+
+/* The next waiting job (the caller's thread runs it), or NULL: one thread
+ * fewer runs jobs. */
+static gw_job_t *job_next(gw_t *gw)
+{
+    pthread_mutex_lock(&gw->job_lock);
+    gw_job_t *j = gw->job_head;
+    if (j) {
+        gw->job_head = j->next;
+        if (!gw->job_head) gw->job_tail = NULL;
+    } else {
+        gw->jobs_running--;
+    }
+    pthread_mutex_unlock(&gw->job_lock);
+    return j;
+}
 
 static void *job_run(void *arg)
 {
-    job_t *j = arg;
+    gw_job_t *j = arg;
+    gw_t *gw = j->l->gw;
+    PGconn *pg = NULL;
     pthread_setname_np(pthread_self(), "gw-job");
-    /* A connection of its own, bounded (a report is never worth more than a
-     * minute): the one the loop's last job left idle, or a new one. */
-    pthread_mutex_lock(&j->l->job_lock);
-    PGconn *pg = j->l->job_pg;
-    j->l->job_pg = NULL;
-    pthread_mutex_unlock(&j->l->job_lock);
-    if (!pg || PQstatus(pg) != CONNECTION_OK) {
-        PQfinish(pg);
-        char opt[48];
-        snprintf(opt, sizeof opt, "-c statement_timeout=%lld", (long long)j->l->gw->conf.gw_report_timeout_ms);
-        const char *keys[] = {"dbname", "options", NULL};
-        const char *values[] = {j->l->gw->conf.pg_conninfo, opt, NULL};
-        pg = PQconnectdbParams(keys, values, 1);
-        if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+    while (j) {
+        gw_loop_t *l = j->l;
+        /* A connection of its own, bounded (a report is never worth more
+         * than a minute): this thread's, the one the loop's last job left
+         * idle, or a new one. */
+        if (!pg) {
+            pthread_mutex_lock(&l->job_lock);
+            pg = l->job_pg;
+            l->job_pg = NULL;
+            pthread_mutex_unlock(&l->job_lock);
+        }
+        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            PQfinish(pg);
+            char opt[48];
+            snprintf(opt, sizeof opt, "-c statement_timeout=%lld", (long long)gw->conf.gw_report_timeout_ms);
+            const char *keys[] = {"dbname", "options", NULL};
+            const char *values[] = {gw->conf.pg_conninfo, opt, NULL};
+            pg = PQconnectdbParams(keys, values, 1);
+            if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+        }
+        j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
+        if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_IDLE) {
+            PQfinish(pg);
+            pg = NULL;
+        }
+        gw_job_t *next = job_next(gw);
+        if (!next && pg) { /* left idle for the loop's next job, before the loop may stop */
+            pthread_mutex_lock(&l->job_lock);
+            if (!l->job_pg) l->job_pg = pg, pg = NULL;
+            pthread_mutex_unlock(&l->job_lock);
+            PQfinish(pg);
+            pg = NULL;
+        }
+        job_done(j);
+        j = next;
     }
-    j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
-    if (PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) == PQTRANS_IDLE) {
-        pthread_mutex_lock(&j->l->job_lock);
-        if (!j->l->job_pg) j->l->job_pg = pg, pg = NULL;
-        pthread_mutex_unlock(&j->l->job_lock);
-    }
-    PQfinish(pg);
-    /* The eventfd wakes the loop, whose first run of the daemon takes the
-     * connection back and whose second answers it: the flag asks for both. */
-    __atomic_store_n(&j->l->jobs_resumed, 1, __ATOMIC_RELEASE);
-    MHD_resume_connection(j->r->conn);
-    uint64_t one = 1;
-    if (write(j->l->wake_fd, &one, sizeof one) < 0) { /* full: the loop is awake anyway */
-    }
-    __atomic_sub_fetch(&j->l->jobs, 1, __ATOMIC_RELEASE);
-    hl_free(j);
     return NULL;
 }
 
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r)
 {
-    job_t *j = hl_calloc(1, sizeof *j);
-    *j = (job_t){l, r, r->work};
+    gw_t *gw = l->gw;
+    gw_job_t *j = hl_calloc(1, sizeof *j);
+    *j = (gw_job_t){NULL, l, r, r->work};
     r->work = NULL;
     __atomic_add_fetch(&l->jobs, 1, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&gw->job_lock);
+    bool start = gw->jobs_running < gw->conf.gw_report_workers;
+    if (start) {
+        gw->jobs_running++;
+    } else { /* a running thread takes it up */
+        if (gw->job_tail) gw->job_tail->next = j;
+        else gw->job_head = j;
+        gw->job_tail = j;
+    }
+    pthread_mutex_unlock(&gw->job_lock);
+    if (!start) return;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_t th;
     if (pthread_create(&th, &a, job_run, j) != 0) {
         hl_error("loop %d: cannot start a thread for deferred work", l->index);
-        j->work(r, NULL); /* answers "unavailable" */
-        MHD_resume_connection(r->conn);
-        l->resumed = true;
-        __atomic_sub_fetch(&l->jobs, 1, __ATOMIC_RELEASE);
-        hl_free(j);
+        /* Answered "unavailable", and so are the waiting jobs when no
+         * thread is left to take them up. */
+        gw_job_t *waiting = NULL;
+        pthread_mutex_lock(&gw->job_lock);
+        if (--gw->jobs_running == 0) {
+            waiting = gw->job_head;
+            gw->job_head = gw->job_tail = NULL;
+        }
+        pthread_mutex_unlock(&gw->job_lock);
+        for (j->next = waiting; j;) {
+            gw_job_t *next = j->next;
+            j->work(j->r, NULL);
+            job_done(j);
+            j = next;
+        }
     }
     pthread_attr_destroy(&a);
 }
