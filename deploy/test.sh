@@ -24,9 +24,10 @@ for arg in "$@"; do
     esac
 done
 
-# The tests also drive HTTP (curl), read JSON (python3) and run the console in
-# a headless browser (chromium, with a font for Chinese in its screenshots).
-hl_install_deps curl python3 chromium fonts-wqy-microhei prometheus
+# The tests also drive HTTP (curl), read JSON (python3), run the console in
+# a headless browser (chromium, with a font for Chinese in its screenshots),
+# check the Prometheus config (promtool) and count connections (ss, iproute2).
+hl_install_deps curl python3 chromium fonts-wqy-microhei prometheus iproute2
 jobs=$(nproc)
 [ "$jobs" -gt 4 ] && jobs=4
 

@@ -9,7 +9,8 @@
 # ../shared/data/hot_issues.csv (skipped without it); hot spots served again
 # within hotspots.cache_s, a refresh made once for asks at once, first asks at
 # once made two at a time (gateway.report_workers), the others waiting their turn
-# and taking what was made meanwhile, on no more connections; then the dashboard
+# and taking what was made meanwhile, on no more connections (and answered 503
+# at once when the gateway stops); then the dashboard
 # page in headless Chromium (tests/browser/dashboard_test.py): the numbers it
 # shows equal the API's, it refreshes by itself; a screenshot kept in
 # <build>/test-artifacts/.
@@ -254,5 +255,22 @@ else
     echo "SKIP: the dashboard in the browser: chromium is not installed (./deploy/test.sh installs it)"
 fi
 
+if [ -f "$HL_ROOT/../shared/data/hot_issues.csv" ]; then
+    echo "# stopping while hot spots wait their turn: those being made answered, the waiting ones 503 at once"
+    pids=()
+    for i in $(seq 10 21); do
+        curl -s -H "Authorization: Bearer $SUPER" -o "$T/stop$i.json" -w '%{http_code}\n' \
+            "$U/api/v1/hotspots?limit=$((70 + i))" >"$T/stop$i.code" &
+        pids+=($!)
+    done
+    hl_wait 10 '[ "$(ss -Htn state established "( sport = :$HTTP_PORT )" | wc -l)" -ge 12 ]' || hl_die "asks not connected"
+    sleep 0.05
+    gw_stop
+    wait "${pids[@]}"
+    answered=$(sort "$T"/stop??.code | uniq -c | awk '{printf "%sx%s ", $2, $1}')
+    echo "(twelve asks, two made at a time, then SIGTERM: $answered)"
+    check "each answered 200 or 503" "$(grep -cvxE '200|503' "$T"/stop??.code | awk -F: '{n += $2} END {print n}')" 0
+    check "most of them 503 at once, not made" "$([ "$(grep -lx 503 "$T"/stop??.code | wc -l)" -ge 6 ] && echo yes)" yes
+fi
 gw_stop
 hl_test_router_stop

@@ -189,6 +189,37 @@ static gw_job_t *job_next(gw_t *gw)
     return j;
 }
 
+/* Runs j on pg (this thread's connection, or NULL), and returns the
+ * connection to keep: a connection of its own, bounded (a report is never
+ * worth more than a minute): this thread's, the one the loop's last job left
+ * idle, or a new one. */
+static PGconn *job_work(gw_job_t *j, PGconn *pg)
+{
+    gw_loop_t *l = j->l;
+    const hl_conf_t *conf = &l->gw->conf;
+    if (!pg) {
+        pthread_mutex_lock(&l->job_lock);
+        pg = l->job_pg;
+        l->job_pg = NULL;
+        pthread_mutex_unlock(&l->job_lock);
+    }
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        char opt[48];
+        snprintf(opt, sizeof opt, "-c statement_timeout=%lld", (long long)conf->gw_report_timeout_ms);
+        const char *keys[] = {"dbname", "options", NULL};
+        const char *values[] = {conf->pg_conninfo, opt, NULL};
+        pg = PQconnectdbParams(keys, values, 1);
+        if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
+    }
+    j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
+    if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        PQfinish(pg);
+        pg = NULL;
+    }
+    return pg;
+}
+
 static void *job_run(void *arg)
 {
     gw_job_t *j = arg;
@@ -197,29 +228,10 @@ static void *job_run(void *arg)
     pthread_setname_np(pthread_self(), "gw-job");
     while (j) {
         gw_loop_t *l = j->l;
-        /* A connection of its own, bounded (a report is never worth more
-         * than a minute): this thread's, the one the loop's last job left
-         * idle, or a new one. */
-        if (!pg) {
-            pthread_mutex_lock(&l->job_lock);
-            pg = l->job_pg;
-            l->job_pg = NULL;
-            pthread_mutex_unlock(&l->job_lock);
-        }
-        if (!pg || PQstatus(pg) != CONNECTION_OK) {
-            PQfinish(pg);
-            char opt[48];
-            snprintf(opt, sizeof opt, "-c statement_timeout=%lld", (long long)gw->conf.gw_report_timeout_ms);
-            const char *keys[] = {"dbname", "options", NULL};
-            const char *values[] = {gw->conf.pg_conninfo, opt, NULL};
-            pg = PQconnectdbParams(keys, values, 1);
-            if (PQstatus(pg) != CONNECTION_OK) hl_warn("postgres: %s", PQerrorMessage(pg));
-        }
-        j->work(j->r, PQstatus(pg) == CONNECTION_OK ? pg : NULL);
-        if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_IDLE) {
-            PQfinish(pg);
-            pg = NULL;
-        }
+        if (gw->stopping) /* waited its turn: answered 503 now, not a report's time later */
+            j->work(j->r, NULL);
+        else
+            pg = job_work(j, pg);
         gw_job_t *next = job_next(gw);
         if (!next && pg) { /* left idle for the loop's next job, before the loop may stop */
             pthread_mutex_lock(&l->job_lock);
