@@ -231,6 +231,8 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
 /* In the loop's thread: start a suspended request's deferred work, or queue
  * it when gateway.report_workers already run. */
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r);
+/* The deferred work's idle PostgreSQL connections closed (every loop stopped). */
+void gw_jobs_free(gw_t *gw);
 gw_t *gw_loop_gateway(gw_loop_t *l);
 /* The loop's knowledge-base search memory. */
 hl_kbscratch_t *gw_loop_kbscratch(gw_loop_t *l);
@@ -317,6 +319,8 @@ struct gw {
     pthread_mutex_t job_lock;
     gw_job_t *job_head, *job_tail; /* deferred work waiting for a thread (loop.c) */
     int64_t jobs_running;          /* threads running deferred work */
+    PGconn **job_idle;             /* their connections left idle (gateway.report_workers at most) */
+    size_t njob_idle;
     /* static files of the console */
     struct gw_file *files;
     size_t nfiles;

@@ -54,8 +54,6 @@ struct gw_loop {
     size_t jobs;                  /* deferred work running (atomic) */
     int jobs_resumed;             /* a job resumed its connection: run the daemon twice (atomic) */
     int wake_fd;                  /* eventfd: a job's connection is resumed */
-    pthread_mutex_t job_lock;
-    PGconn *job_pg;               /* an idle connection for the next job (under job_lock) */
     uint64_t health_rid;
     int64_t next_health_ms;
     volatile int quiesce, stop;
@@ -174,8 +172,10 @@ static void job_done(gw_job_t *j)
 }
 
 /* The next waiting job (the caller's thread runs it), or NULL: one thread
- * fewer runs jobs. */
-static gw_job_t *job_next(gw_t *gw)
+ * fewer runs jobs, and its connection (*pg, if any) is left idle for the
+ * next. A thread takes an idle connection before it makes one, so there are
+ * never more than gateway.report_workers, idle or not. */
+static gw_job_t *job_next(gw_t *gw, PGconn **pg)
 {
     pthread_mutex_lock(&gw->job_lock);
     gw_job_t *j = gw->job_head;
@@ -184,6 +184,8 @@ static gw_job_t *job_next(gw_t *gw)
         if (!gw->job_head) gw->job_tail = NULL;
     } else {
         gw->jobs_running--;
+        if (!gw->job_idle) gw->job_idle = hl_calloc((size_t)gw->conf.gw_report_workers, sizeof *gw->job_idle);
+        if (*pg && gw->njob_idle < (size_t)gw->conf.gw_report_workers) gw->job_idle[gw->njob_idle++] = *pg, *pg = NULL;
     }
     pthread_mutex_unlock(&gw->job_lock);
     return j;
@@ -191,17 +193,15 @@ static gw_job_t *job_next(gw_t *gw)
 
 /* Runs j on pg (this thread's connection, or NULL), and returns the
  * connection to keep: a connection of its own, bounded (a report is never
- * worth more than a minute): this thread's, the one the loop's last job left
- * idle, or a new one. */
+ * worth more than a minute): this thread's, an idle one, or a new one. */
 static PGconn *job_work(gw_job_t *j, PGconn *pg)
 {
-    gw_loop_t *l = j->l;
-    const hl_conf_t *conf = &l->gw->conf;
+    gw_t *gw = j->l->gw;
+    const hl_conf_t *conf = &gw->conf;
     if (!pg) {
-        pthread_mutex_lock(&l->job_lock);
-        pg = l->job_pg;
-        l->job_pg = NULL;
-        pthread_mutex_unlock(&l->job_lock);
+        pthread_mutex_lock(&gw->job_lock);
+        if (gw->njob_idle) pg = gw->job_idle[--gw->njob_idle];
+        pthread_mutex_unlock(&gw->job_lock);
     }
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         PQfinish(pg);
@@ -227,16 +227,12 @@ static void *job_run(void *arg)
     PGconn *pg = NULL;
     pthread_setname_np(pthread_self(), "gw-job");
     while (j) {
-        gw_loop_t *l = j->l;
         if (gw->stopping) /* waited its turn: answered 503 now, not a report's time later */
             j->work(j->r, NULL);
         else
             pg = job_work(j, pg);
-        gw_job_t *next = job_next(gw);
-        if (!next && pg) { /* left idle for the loop's next job, before the loop may stop */
-            pthread_mutex_lock(&l->job_lock);
-            if (!l->job_pg) l->job_pg = pg, pg = NULL;
-            pthread_mutex_unlock(&l->job_lock);
+        gw_job_t *next = job_next(gw, &pg); /* before job_done: the gateway may stop after it */
+        if (!next && pg) { /* not kept idle (never happens: see job_next) */
             PQfinish(pg);
             pg = NULL;
         }
@@ -244,6 +240,14 @@ static void *job_run(void *arg)
         j = next;
     }
     return NULL;
+}
+
+void gw_jobs_free(gw_t *gw)
+{
+    for (size_t i = 0; i < gw->njob_idle; i++) PQfinish(gw->job_idle[i]);
+    hl_free(gw->job_idle);
+    gw->job_idle = NULL;
+    gw->njob_idle = 0;
 }
 
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r)
@@ -447,7 +451,6 @@ gw_loop_t *gw_loop_start(gw_t *gw, int index, int listen_fd, char err[HL_ERR_LEN
     l->index = index;
     l->epfd = -1;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&l->job_lock, NULL);
     l->pending = hl_map_new();
     if (l->wake_fd < 0) {
         snprintf(err, HL_ERR_LEN, "cannot make an eventfd: %s", strerror(errno));
@@ -512,8 +515,6 @@ void gw_loop_stop(gw_loop_t **self_p)
     }
     if (l->dealer) zmq_close(l->dealer);
     if (l->wake_fd >= 0) close(l->wake_fd);
-    PQfinish(l->job_pg); /* no job runs now */
-    pthread_mutex_destroy(&l->job_lock);
     hl_map_destroy(&l->pending);
     for (size_t i = 0; i < l->nout; i++) hl_buf_free(&l->out[i].buf); /* none after run() */
     hl_free(l->out);

@@ -173,6 +173,7 @@ done:
     pthread_mutex_destroy(&gw.conn_lock);
     gw_hot_answers_free(&gw);
     pthread_mutex_destroy(&gw.hot_lock);
+    gw_jobs_free(&gw);
     pthread_mutex_destroy(&gw.job_lock);
     hl_info("stopped: %llu requests, %llu server errors", (unsigned long long)gw.requests,
             (unsigned long long)gw.errors);
