@@ -232,15 +232,10 @@ EOF
     six_asks first limit=99
     check "six first asks at once: all answered" "$(cut -d' ' -f1 "$T"/first?.code | sort -u | tr '\n' ' ')" "200 "
     made=$(python3 -c 'import json,sys; print(len({json.load(open(f))["to"] for f in sys.argv[1:]}))' "$T"/first?.json)
-    # One that waited takes an answer made meanwhile while that is younger
-    # than hotspots.cache_s (2 s) from its ask: when making one took longer
-    # (sanitizer builds: ~1.3 s alone, two at once), it makes its own.
-    first=$(cut -d' ' -f2 "$T"/first?.code | sort -n | head -1)
-    if python3 -c "import sys; sys.exit(not float('$first') < 1.5)"; then
-        check "at most two answers made for six" "$([ "$made" -le 2 ] && echo yes || echo "no: $made")" yes
-    else
-        echo "SKIP: at most two answers made: the first took ${first} s, near hotspots.cache_s ($made made)"
-    fi
+    # One that waited takes an answer made meanwhile: fresh as of its own
+    # ask, however long making it took (~1.3-2.8 s in sanitizer builds).
+    check "at most two answers made for six" "$([ "$made" -le 2 ] && echo yes || echo "no: $made")" yes
+    echo "(the slowest ask took $(cut -d' ' -f2 "$T"/first?.code | sort -n | tail -1) s)"
     echo "(PostgreSQL connections: $conns0 before, at most $conns during the asks)"
     check "at most two more connections to PostgreSQL meanwhile" "$([ "$conns" -le $((conns0 + 2)) ] && echo yes || echo "no: $conns")" yes
 else

@@ -22,7 +22,8 @@
  * get the one before (if made within twice cache_s), so that a refresh is
  * made once, not once per dashboard. Concurrent first asks (nothing kept yet)
  * each make it, as many at once as gateway.report_workers run; one waiting
- * its turn takes an answer made meanwhile. The newest answer is kept.
+ * its turn takes an answer made meanwhile (fresh as of when it asked). The
+ * newest answer is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,16 +258,19 @@ static struct gw_hot_answer *hot_find(gw_t *gw, const char *unit, size_t limit)
 }
 
 /* A copy (malloc'd, *len bytes) of the answer for unit and limit made at
- * most hotspots.cache_s before now, or (older) of the one before while
- * another ask makes a new one (made within twice cache_s); or NULL: the
- * caller makes one and hands it to hot_made. Any thread. */
-static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t now_ms, bool older, size_t *len)
+ * most hotspots.cache_s before ask_ms (when the ask came: an ask that waited
+ * its turn takes an answer made while it waited, however long that took), or
+ * (older) of the one before while another ask makes a new one (made within
+ * twice cache_s); or NULL: the caller makes one and hands it to hot_made.
+ * Any thread. */
+static char *hot_cached(gw_t *gw, const char *unit, size_t limit, int64_t ask_ms, bool older, size_t *len)
 {
     const hl_conf_t *conf = &gw->conf;
     char *copy = NULL;
+    int64_t now_ms = hl_now_ms();
     pthread_mutex_lock(&gw->hot_lock);
     struct gw_hot_answer *a = hot_find(gw, unit, limit);
-    int64_t age = a ? now_ms - a->at_ms : 0;
+    int64_t age = a ? ask_ms - a->at_ms : 0;
     bool fresh = a && age < conf->hot_cache_s * 1000;
     /* A making that outlived its statement timeout has failed unseen. */
     bool making = a && a->making_ms && now_ms - a->making_ms < conf->gw_report_timeout_ms + 1000;
@@ -334,7 +338,7 @@ static void hot_work(gw_req_t *r, PGconn *pg)
     job->q.unit = job->unit;
     /* Made while this ask waited its turn (gateway.report_workers)? */
     if (r->gw->conf.hot_cache_s > 0 &&
-        (job->json = hot_cached(r->gw, job->unit, job->q.limit, hl_now_ms(), false, &job->len)))
+        (job->json = hot_cached(r->gw, job->unit, job->q.limit, job->q.to, false, &job->len)))
         return;
     json_t *out = pg ? gw_hotspots(r, pg, &job->q) : NULL;
     job->unreachable = !out && gw_pg_unavailable(pg);
