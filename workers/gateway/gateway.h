@@ -231,7 +231,9 @@ void gw_loop_submit(gw_loop_t *l, gw_req_t *r);
 /* In the loop's thread: start a suspended request's deferred work, or queue
  * it when gateway.report_workers already run. */
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r);
-/* The deferred work's idle PostgreSQL connections closed (every loop stopped). */
+/* The deferred work's queue and idle-connection list (gw->conf loaded), and
+ * (every loop stopped) its idle PostgreSQL connections closed. */
+void gw_jobs_init(gw_t *gw);
 void gw_jobs_free(gw_t *gw);
 gw_t *gw_loop_gateway(gw_loop_t *l);
 /* The loop's knowledge-base search memory. */

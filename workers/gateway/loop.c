@@ -173,8 +173,9 @@ static void job_done(gw_job_t *j)
 
 /* The next waiting job (the caller's thread runs it), or NULL: one thread
  * fewer runs jobs, and its connection (*pg, if any) is left idle for the
- * next. A thread takes an idle connection before it makes one, so there are
- * never more than gateway.report_workers, idle or not. */
+ * next (*pg = NULL then). A thread takes an idle connection before it makes
+ * one, so there are never more than gateway.report_workers, idle or not:
+ * gw->job_idle (that many slots) always has room. */
 static gw_job_t *job_next(gw_t *gw, PGconn **pg)
 {
     pthread_mutex_lock(&gw->job_lock);
@@ -184,10 +185,13 @@ static gw_job_t *job_next(gw_t *gw, PGconn **pg)
         if (!gw->job_head) gw->job_tail = NULL;
     } else {
         gw->jobs_running--;
-        if (!gw->job_idle) gw->job_idle = hl_calloc((size_t)gw->conf.gw_report_workers, sizeof *gw->job_idle);
         if (*pg && gw->njob_idle < (size_t)gw->conf.gw_report_workers) gw->job_idle[gw->njob_idle++] = *pg, *pg = NULL;
     }
     pthread_mutex_unlock(&gw->job_lock);
+    if (!j && *pg) { /* no room (cannot happen, see above): closed, not leaked */
+        PQfinish(*pg);
+        *pg = NULL;
+    }
     return j;
 }
 
@@ -232,14 +236,16 @@ static void *job_run(void *arg)
         else
             pg = job_work(j, pg);
         gw_job_t *next = job_next(gw, &pg); /* before job_done: the gateway may stop after it */
-        if (!next && pg) { /* not kept idle (never happens: see job_next) */
-            PQfinish(pg);
-            pg = NULL;
-        }
         job_done(j);
         j = next;
     }
     return NULL;
+}
+
+void gw_jobs_init(gw_t *gw)
+{
+    pthread_mutex_init(&gw->job_lock, NULL);
+    gw->job_idle = hl_calloc((size_t)gw->conf.gw_report_workers, sizeof *gw->job_idle);
 }
 
 void gw_jobs_free(gw_t *gw)
@@ -248,6 +254,7 @@ void gw_jobs_free(gw_t *gw)
     hl_free(gw->job_idle);
     gw->job_idle = NULL;
     gw->njob_idle = 0;
+    pthread_mutex_destroy(&gw->job_lock);
 }
 
 void gw_loop_defer(gw_loop_t *l, gw_req_t *r)

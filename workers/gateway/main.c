@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&gw.refs_lock, NULL);
     pthread_mutex_init(&gw.conn_lock, NULL);
     pthread_mutex_init(&gw.hot_lock, NULL);
-    pthread_mutex_init(&gw.job_lock, NULL);
+    gw_jobs_init(&gw);
     gw.conns = hl_map_new();
     if (*gw.conf.gw_public_url)
         snprintf(gw.base_url, sizeof gw.base_url, "%s", gw.conf.gw_public_url);
@@ -174,7 +174,6 @@ done:
     gw_hot_answers_free(&gw);
     pthread_mutex_destroy(&gw.hot_lock);
     gw_jobs_free(&gw);
-    pthread_mutex_destroy(&gw.job_lock);
     hl_info("stopped: %llu requests, %llu server errors", (unsigned long long)gw.requests,
             (unsigned long long)gw.errors);
     hl_conf_free(&gw.conf);
