@@ -30,13 +30,14 @@
 # http_non_201_* counts about one request in 6,483.
 # Prints one key=value line per figure. Not a test: nothing is asserted.
 #
-# It also prints the CPU each process (wrk too) used per ticket and the
-# machine's idle share during (b) and during (c), and the gateway's own p99
-# during (c) (to the bucket, from its /metrics histogram), to show where the
-# time goes. At half rate every process spends about twice the CPU per
-# ticket it spends at saturation (smaller batches; each sleep and wake-up
-# costs tens of microseconds on the dev VM), so the machine is still 83-89 %
-# busy. wrk's pauses are timers, and each of its threads wakes for them
+# It also prints the CPU each process (wrk too) used per ticket, the
+# machine's idle share and its context switches per ticket during (b) and
+# during (c), and the gateway's own p99 during (c) (to the bucket, from its
+# /metrics histogram), to show where the time goes. At half rate every
+# process spends about twice the CPU per ticket it spends at saturation
+# (smaller batches, so more sleeps and wake-ups: 2.9 context switches per
+# ticket against 0.9, ZeroMQ's I/O threads the most; each costs tens of
+# microseconds on the dev VM), so the machine is still 83-92 % busy. wrk's pauses are timers, and each of its threads wakes for them
 # about once a millisecond: with one thread for (c) (ample for half rate)
 # p50/p99 at half read 5.8-7.6 / 29-55 ms in 5 runs, with two 10.2-13.7 /
 # 51-95 ms in 4 alternating runs on the 2-core dev VM (the gateway's own p99
@@ -159,19 +160,21 @@ ticks() {
 cpu_snapshot() {
     echo "gateway=$(ticks "$GW_PID") router=$(ticks "$ROUTER_PID") postgres=$(ticks "$(head -1 "$T/pg/data/postmaster.pid")")" \
         "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
-        "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat)"
+        "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat) ctxt=$(awk '/^ctxt / {print $2}' /proc/stat)"
 }
 # cpu_per_ticket SUFFIX SNAPSHOT0 SNAPSHOT1 WRK_TIME_FILE TICKETS: the CPU
 # (microseconds) each process spent per ticket between two snapshots, from
-# clock ticks, wrk's from /usr/bin/time, and the machine's idle share.
+# clock ticks, wrk's from /usr/bin/time, the machine's idle share and its
+# context switches per ticket (every task's, the kernel's too).
 cpu_per_ticket() {
     awk -v s="$1" -v a="$2" -v b="$3" -v w="$(cat "$4")" -v n="$5" -v hz="$(getconf CLK_TCK)" 'BEGIN {
         split(a, x, " "); split(b, y, " ")
         for (i in x) { split(x[i], kv, "="); split(y[i], kv2, "="); d[kv[1]] = kv2[2] - kv[2] }
-        for (k in d) if (k != "idle" && k != "machine") printf "cpu_us_per_ticket%s_%s=%.0f\n", s, k, d[k] / hz * 1e6 / n
+        for (k in d) if (k != "idle" && k != "machine" && k != "ctxt") printf "cpu_us_per_ticket%s_%s=%.0f\n", s, k, d[k] / hz * 1e6 / n
         printf "cpu_us_per_ticket%s_all=%.0f\n", s, d["machine"] / hz * 1e6 / n
         split(w, t, " "); printf "cpu_us_per_ticket%s_wrk=%.0f\n", s, (t[1] + t[2]) * 1e6 / n
         printf "machine_idle_share%s=%.2f\n", s, d["idle"] / (d["idle"] + d["machine"])
+        printf "context_switches_per_ticket%s=%.2f\n", s, d["ctxt"] / n
     }' | sort
 }
 commits() { sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
