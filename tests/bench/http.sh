@@ -37,8 +37,9 @@
 # process spends about twice the CPU per ticket it spends at saturation
 # (smaller batches, so more sleeps and wake-ups: 2.9 context switches per
 # ticket against 0.9, ZeroMQ's I/O threads the most; each costs tens of
-# microseconds on the dev VM), so the machine is still 83-92 % busy. wrk's pauses are timers, and each of its threads wakes for them
-# about once a millisecond: with one thread for (c) (ample for half rate)
+# microseconds on the dev VM), so the machine is still 83-92 % busy. wrk's
+# pauses are timers, and each of its threads wakes for them about once a
+# millisecond: with one thread for (c) (ample for half rate)
 # p50/p99 at half read 5.8-7.6 / 29-55 ms in 5 runs, with two 10.2-13.7 /
 # 51-95 ms in 4 alternating runs on the 2-core dev VM (the gateway's own p99
 # likewise 30-75 against 50-250 ms): the second thread's wake-ups delayed
@@ -159,8 +160,9 @@ ticks() {
 }
 cpu_snapshot() {
     echo "gateway=$(ticks "$GW_PID") router=$(ticks "$ROUTER_PID") postgres=$(ticks "$(head -1 "$T/pg/data/postmaster.pid")")" \
-        "redis=$(ticks "$(cat "$T/redis/redis.pid")") machine=$(awk '/^cpu / {print $2+$3+$4+$7+$8} ' /proc/stat)" \
-        "idle=$(awk '/^cpu / {print $5+$6}' /proc/stat) ctxt=$(awk '/^ctxt / {print $2}' /proc/stat)"
+        "redis=$(ticks "$(cat "$T/redis/redis.pid")")" \
+        "$(awk '/^cpu / {m = $2 + $3 + $4 + $7 + $8; i = $5 + $6} /^ctxt / {c = $2}
+                END {print "machine=" m, "idle=" i, "ctxt=" c}' /proc/stat)"
 }
 # cpu_per_ticket SUFFIX SNAPSHOT0 SNAPSHOT1 WRK_TIME_FILE TICKETS: the CPU
 # (microseconds) each process spent per ticket between two snapshots, from
