@@ -54,6 +54,8 @@ static const hl_conf_key_t keys[] = {
      "while one batch is being written, another starts only with this many intakes waiting"},
     {"router", "batch_wait_ms", HL_CONF_INT, F(batch_wait_ms), "50", 0, 60000, NULL,
      "or once the oldest of them has waited this long; 0 = start at once"},
+    {"router", "batch_linger_ms", HL_CONF_INT, F(batch_linger_ms), "0", 0, 1000, NULL,
+     "with no batch being written, the first intake waits this long for more; 0 = start at once"},
     {"router", "max_pending", HL_CONF_INT, F(max_pending), "20000", 1, 10000000, NULL,
      "intakes waiting for PostgreSQL before new ones are answered TRY_LATER"},
     {"router", "pending_timeout_ms", HL_CONF_INT, F(pending_timeout_ms), "5000", 10, 600000, NULL,

@@ -8,6 +8,11 @@
  * small ones, and a slow commit holds them back no longer than the wait. (On
  * the 2-core dev VM, http.sh: ~130 -> ~195 tickets per commit, PostgreSQL
  * 38-48 -> 35-39 us per ticket, 10,200-12,300 -> 11,600-12,600 tickets/s.)
+ * With no batch in flight, a free writer may wait router.batch_linger_ms
+ * after the first intake (or for router.batch_min; default 0: not at all):
+ * at moderate load the next few join it instead of each small group making
+ * a commit of its own, at the cost of that much latency (see the sample
+ * config for what 2 ms measured).
  * Normally a batch is stored in one round trip (the COPY data goes right
  * behind the statements: see pg.c):
  *
@@ -439,11 +444,18 @@ static void hold_over(hl_loop_t *loop, void *arg)
  * (see the top); if so, a timer wakes the loop when the oldest's wait is up. */
 static bool hold_back(router_t *r)
 {
-    if (r->npending >= (size_t)r->conf->batch_min || !hl__router_writing(r)) return false;
-    int64_t waited_ms = (hl_mono_us() - r->pending_head->arrived_us) / 1000;
-    if (waited_ms >= r->conf->batch_wait_ms) return false;
-    if (!r->hold_timer)
-        r->hold_timer = hl_loop_timer(r->loop, r->conf->batch_wait_ms - waited_ms, 0, hold_over, r);
+    if (r->npending >= (size_t)r->conf->batch_min) return false;
+    int64_t wait_ms = hl__router_writing(r) ? r->conf->batch_wait_ms : r->conf->batch_linger_ms;
+    int64_t due_us = r->pending_head->arrived_us + wait_ms * 1000, now = hl_mono_us();
+    if (now >= due_us) return false;
+    if (r->hold_timer && r->hold_due_us > due_us) { /* the batch in flight ended: a shorter wait */
+        hl_loop_cancel(r->loop, r->hold_timer);
+        r->hold_timer = 0;
+    }
+    if (!r->hold_timer) {
+        r->hold_timer = hl_loop_timer(r->loop, (due_us - now + 999) / 1000, 0, hold_over, r);
+        r->hold_due_us = due_us;
+    }
     return true;
 }
 

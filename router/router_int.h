@@ -166,6 +166,7 @@ struct hl_router {
     hl_stage_t stages[HL_STAGES]; /* write transactions' times since the last stats line */
     int timers[5];
     int hold_timer;          /* batch.c: wakes the loop when held-back intakes' wait is up */
+    int64_t hold_due_us;     /* ... at this time */
     hl_simcache_t *simcache; /* previews' candidates (simcache.c) */
     /* Live figures counted since the last flush: per day's hash, field -> n. */
     struct {

@@ -41,6 +41,7 @@ typedef struct hl_conf {
     int64_t batch_max;           /* intakes per PostgreSQL transaction */
     int64_t batch_min;           /* a second batch in flight needs this many intakes */
     int64_t batch_wait_ms;       /* ... or its oldest intake to have waited this long */
+    int64_t batch_linger_ms;     /* with none in flight, the oldest may wait this long */
     int64_t max_pending;         /* intakes held in memory before "try later" */
     int64_t pending_timeout_ms;  /* an intake not stored by then is answered "try later" */
     int64_t retry_after_ms;      /* advice sent with "try later" */

@@ -1,8 +1,9 @@
 -- wrk script for tests/bench/http.sh: POST /api/v1/tickets with real message
 -- bodies (one JSON object per line in HL_BODIES), a bearer token (HL_TOKEN)
 -- and a unique Idempotency-Key per request. With HL_DELAY_MS set, each
--- connection waits an exponentially distributed time of that mean between
--- requests (an open-loop-like pace well below saturation).
+-- connection waits an exponentially distributed time of about that mean
+-- between requests (an open-loop-like pace of HL_RATE requests/s per thread,
+-- well below saturation).
 
 -- Each request is built once per body in init() as the text before and
 -- after its key, so request() only joins three strings: the load generator
@@ -41,9 +42,29 @@ end
 -- Defined only when there is a pause: with a delay() function wrk arms a
 -- timer for every request (two more epoll_ctl calls and a scan of all its
 -- timers per loop), which at saturation costs the machine it shares.
+-- A connection waits for its answer before its pause, so the pauses alone
+-- would offer less than HL_RATE (requests/s, this thread's share) by the
+-- answers' time and wrk's late timers (5-12 % less at half rate). So once a
+-- second, from the third on, the pauses are scaled by the square root of the
+-- requests answered in the second before over HL_RATE, by 3 % at most: a
+-- slow second moves the pace a little, as clients that neither slow down with
+-- the service nor rush to make up for it.
 if delay_ms > 0 then
+  local rate = tonumber(os.getenv("HL_RATE") or "0")
+  local scale, sec, cnt, seconds = 1.0, 0, 0, 0
   function delay()
-    return math.floor(-math.log(1 - math.random()) * delay_ms)
+    local t = os.time()
+    if t ~= sec then
+      seconds = seconds + 1
+      if seconds > 2 and rate > 0 then
+        local f = math.sqrt(cnt / rate)
+        if f < 0.97 then f = 0.97 elseif f > 1.03 then f = 1.03 end
+        scale = math.max(scale * f, 0.05)
+      end
+      sec, cnt = t, 0
+    end
+    cnt = cnt + 1
+    return math.floor(-math.log(1 - math.random()) * delay_ms * scale)
   end
 end
 

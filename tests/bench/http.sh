@@ -10,8 +10,11 @@
 #      bodies (../shared/data when present), a unique Idempotency-Key each,
 #      for SECONDS over CONNECTIONS connections;
 #  (c) latency at half of (b)'s rate: the same with each connection pausing
-#      an exponentially distributed time between requests, from one wrk
-#      thread instead of two (see below), after a
+#      an exponentially distributed time between requests (scaled once a
+#      second by the rate answered, so that the phase offers half of (b)'s
+#      rate although each connection waits for its answer first: see
+#      http.lua), from one wrk thread instead of two (see below), over
+#      HALF_CONNECTIONS (default: CONNECTIONS), after a
 #      CHECKPOINT of (b)'s WAL (as e2e.sh does), for HALF_SECONDS (default:
 #      SECONDS). The first 30 s after the checkpoint are its best: on the dev
 #      VM the kernel starts writing the new rows' pages back 30 s after they
@@ -50,11 +53,15 @@
 # set to ipc:// paths); -b tcp measures it over loopback TCP (the sample
 # config's tcp://127.0.0.1 endpoints), which costs ~5 us more CPU per ticket.
 #
-# Usage: tests/bench/http.sh [-d SECONDS] [-H HALF_SECONDS] [-c CONNECTIONS] [-n RAW_TICKETS] [-S on|off] [-b ipc|tcp] [-s S.K=V]...
+# Usage: tests/bench/http.sh [-d SECONDS] [-H HALF_SECONDS] [-c CONNECTIONS]
+#          [-C HALF_CONNECTIONS] [-n RAW_TICKETS] [-S on|off] [-b ipc|tcp] [-s S.K=V]...
+#   -C: wrk's connections in (c); each has a timer while it pauses, and wrk
+#       scans all its timers on every turn of its loop: at half rate wrk
+#       spent 52-57 us per ticket with 1,024, 38-54 with 512 on the dev VM
 #   -S: the similar-ticket search done with every POST (gateway.similar)
 #   -b: the bus's transport
 #   -s: one more setting for the router and gateway, e.g. -s postgres.connections=1
-#   (defaults: -d 30 -H the same -c 1024 -n 200000 -S on -b ipc)
+#   (defaults: -d 30 -H the same -c 1024 -C the same -n 200000 -S on -b ipc)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
@@ -63,20 +70,22 @@ source tests/bench/stack.sh
 SECS=30
 HALF_SECS=
 CONNS=1024
+HALF_CONNS=
 N=200000
 SIMILAR=on
 BUS=ipc
 SETS=()
-while getopts "d:H:c:n:S:b:s:" o; do
+while getopts "d:H:c:C:n:S:b:s:" o; do
     case $o in
     d) SECS=$OPTARG ;;
     H) HALF_SECS=$OPTARG ;;
     c) CONNS=$OPTARG ;;
+    C) HALF_CONNS=$OPTARG ;;
     n) N=$OPTARG ;;
     S) SIMILAR=$OPTARG ;;
     b) BUS=$OPTARG ;;
     s) SETS+=("$OPTARG") ;;
-    *) sed -n '2,45p' "$0"; exit 2 ;;
+    *) sed -n '2,64p' "$0"; exit 2 ;;
     esac
 done
 
@@ -112,6 +121,8 @@ echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
 echo "data=$data"
 echo "bodies=$(wc -l <"$T/bodies.jsonl")"
 echo "connections=$CONNS"
+HALF_CONNS=${HALF_CONNS:-$CONNS}
+echo "connections_at_half=$HALF_CONNS"
 HALF_SECS=${HALF_SECS:-$SECS}
 echo "seconds=$SECS"
 echo "half_seconds=$HALF_SECS"
@@ -212,11 +223,11 @@ cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
 sql CHECKPOINT >/dev/null
 c0=$(hl_bench_checkpoints)
 rl0=$(wc -l <"$T/router.log")
-DELAY=$(awk -v c="$CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
+DELAY=$(awk -v c="$HALF_CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
 durations() { curl -sf -H "Authorization: Bearer $SUPER" "$U/metrics" | grep '^hotline_gateway_request_duration_seconds_bucket'; }
 durations >"$T/durations0" || true
 hcpu0=$(cpu_snapshot)
-HL_RUN=half HL_DELAY_MS=$DELAY /usr/bin/time -f "%U %S" -o "$T/wrk_half.time" "${WRK[@]}" -t 1 -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
+HL_RUN=half HL_DELAY_MS=$DELAY HL_RATE=$((${RATE%.*} / 2)) /usr/bin/time -f "%U %S" -o "$T/wrk_half.time" "${WRK[@]}" -t 1 -c "$HALF_CONNS" -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
 hcpu1=$(cpu_snapshot)
 durations >"$T/durations1" || true
 cpu_per_ticket _at_half "$hcpu0" "$hcpu1" "$T/wrk_half.time" "$(sed -n 's/^requests=//p' "$T/half.out")"

@@ -120,3 +120,13 @@ check "logged once, the three chunks summed" \
 hl_loadgen -n 20 --prefix after-prune -q >"$T/run4.out"
 check "still serving" "$(kv "$T/run4.out" acked)" 20
 hl_test_router_stop
+
+echo "# router.batch_linger_ms: with no batch being written, the first intake waits that long for more"
+mv "$T/router.log" "$T/router-before-linger.log" # hl_test_router_start waits for this log's line
+hl_test_router_start -s router.batch_linger_ms=400 -s router.stats_ms=200
+hl_loadgen -n 20 -w 20 --prefix linger -q >"$T/linger.out"
+check "all acked" "$(kv "$T/linger.out" acked)" 20
+check_ge "... none before the linger was up (p50, ms)" "$(kv "$T/linger.out" p50_ms | cut -d. -f1)" 390
+hl_wait 5 'grep -q "stats: received 20 stored 20" "$T/router.log"' || true
+check "in one batch" "$(grep 'stats: received 20 stored 20' "$T/router.log" | tail -1 | sed 's/.* batches \([0-9]*\) .*/\1/')" 1
+hl_test_router_stop
