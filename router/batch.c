@@ -446,6 +446,7 @@ static bool hold_back(router_t *r)
 {
     if (r->npending >= (size_t)r->conf->batch_min) return false;
     int64_t wait_ms = hl__router_writing(r) ? r->conf->batch_wait_ms : r->conf->batch_linger_ms;
+    if (wait_ms <= 0) return false; /* no clock read when nothing may wait (the default linger) */
     int64_t due_us = r->pending_head->arrived_us + wait_ms * 1000, now = hl_mono_us();
     if (now >= due_us) return false;
     if (r->hold_timer && r->hold_due_us > due_us) { /* the batch in flight ended: a shorter wait */

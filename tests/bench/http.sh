@@ -223,18 +223,19 @@ cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
 sql CHECKPOINT >/dev/null
 c0=$(hl_bench_checkpoints)
 rl0=$(wc -l <"$T/router.log")
-DELAY=$(awk -v c="$HALF_CONNS" -v r="$RATE" 'BEGIN {printf "%.2f", c / (r / 2) * 1000}')
+HALF_RATE=$((${RATE%.*} / 2))
+DELAY=$(awk -v c="$HALF_CONNS" -v r="$HALF_RATE" 'BEGIN {printf "%.2f", c / r * 1000}')
 durations() { curl -sf -H "Authorization: Bearer $SUPER" "$U/metrics" | grep '^hotline_gateway_request_duration_seconds_bucket'; }
 durations >"$T/durations0" || true
 hcpu0=$(cpu_snapshot)
-HL_RUN=half HL_DELAY_MS=$DELAY HL_RATE=$((${RATE%.*} / 2)) /usr/bin/time -f "%U %S" -o "$T/wrk_half.time" "${WRK[@]}" -t 1 -c "$HALF_CONNS" -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
+HL_RUN=half HL_DELAY_MS=$DELAY HL_RATE=$HALF_RATE /usr/bin/time -f "%U %S" -o "$T/wrk_half.time" "${WRK[@]}" -t 1 -c "$HALF_CONNS" -d "${HALF_SECS}s" "$U" >"$T/half.out" 2>&1
 hcpu1=$(cpu_snapshot)
 durations >"$T/durations1" || true
 cpu_per_ticket _at_half "$hcpu0" "$hcpu1" "$T/wrk_half.time" "$(sed -n 's/^requests=//p' "$T/half.out")"
 echo "checkpoints_during_half=$(($(hl_bench_checkpoints) - c0))"
 sleep 1
 after_half=$(stored)
-echo "half_target_per_s=$(awk -v r="$RATE" 'BEGIN {printf "%d", r / 2}')"
+echo "half_target_per_s=$HALF_RATE"
 echo "half_achieved_per_s=$(sed -n 's/^rate_per_s=//p' "$T/half.out")"
 echo "p50_ms_at_half=$(sed -n 's/^p50_ms=//p' "$T/half.out")"
 echo "p99_ms_at_half=$(sed -n 's/^p99_ms=//p' "$T/half.out")"
