@@ -48,6 +48,10 @@
 # likewise 30-75 against 50-250 ms): the second thread's wake-ups delayed
 # the service it measured.
 #
+# PostgreSQL's WAL bytes and full-page images per ticket, and tickets per
+# commit, are printed for (b) and (c): on the dev VM ~2.1 kB and none in
+# both; ~120 tickets per commit at saturation, 14-20 at half rate.
+#
 # The bus between gateway and router runs over ipc:// (Unix sockets) by
 # default, as for a router and gateway on one host (zmq.intake/zmq.events
 # set to ipc:// paths); -b tcp measures it over loopback TCP (the sample
@@ -192,6 +196,15 @@ cpu_per_ticket() {
 }
 commits() { sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
 stored() { sql "SELECT count(*) FROM tickets"; }
+# PostgreSQL's WAL so far: "bytes|full-page images".
+wal() { sql "SELECT wal_bytes, wal_fpi FROM pg_stat_wal"; }
+# wal_per_ticket SUFFIX WAL0 WAL1 TICKETS
+wal_per_ticket() {
+    awk -v a="$2" -v b="$3" -v n="$4" -v s="$1" 'BEGIN {
+        split(a, x, "|"); split(b, y, "|"); if (n < 1) n = 1
+        printf "wal_bytes_per_ticket%s=%.0f\nwal_fpi_per_ticket%s=%.2f\n", s, (y[1] - x[1]) / n, s, (y[2] - x[2]) / n
+    }'
+}
 WRK=(env HL_TOKEN="$TOKEN" HL_BODIES="$T/bodies.jsonl" wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 10s
     -s "$PWD/tests/bench/http.lua")
 
@@ -200,12 +213,14 @@ HL_RUN=warm timeout 10 "${WRK[@]}" -d 3s "$U" >/dev/null 2>&1 || true
 sleep 1 # the warm-up's last answers
 before=$(stored)
 commits0=$(commits)
+wal0=$(wal)
 cpu0=$(cpu_snapshot)
 HL_RUN=sat /usr/bin/time -f "%U %S" -o "$T/wrk.time" "${WRK[@]}" "$U" >"$T/sat.out" 2>&1
 cpu1=$(cpu_snapshot)
 commits1=$(commits)
 sleep 1
 after_sat=$(stored)
+wal1=$(wal)
 RATE=$(sed -n 's/^rate_per_s=//p' "$T/sat.out")
 echo "http_tickets_per_s=$RATE"
 echo "http_p50_ms_at_saturation=$(sed -n 's/^p50_ms=//p' "$T/sat.out")"
@@ -216,6 +231,7 @@ awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
 # Tickets per PostgreSQL transaction (all of the database's commits count).
 awk -v n="$((after_sat - before))" -v c="$((commits1 - commits0))" 'BEGIN {printf "tickets_per_commit=%.1f\n", n / (c ? c : 1)}'
 cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
+wal_per_ticket "" "$wal0" "$wal1" "$((after_sat - before))"
 
 # (c) half of (b)'s rate: each connection pauses CONNS/(rate/2) on average.
 # As in e2e.sh, (b)'s WAL is checkpointed first, so that its write-back does
@@ -223,6 +239,8 @@ cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
 sql CHECKPOINT >/dev/null
 c0=$(hl_bench_checkpoints)
 rl0=$(wc -l <"$T/router.log")
+hwal0=$(wal)
+hcommits0=$(commits)
 HALF_RATE=$((${RATE%.*} / 2))
 DELAY=$(awk -v c="$HALF_CONNS" -v r="$HALF_RATE" 'BEGIN {printf "%.2f", c / r * 1000}')
 durations() { curl -sf -H "Authorization: Bearer $SUPER" "$U/metrics" | grep '^hotline_gateway_request_duration_seconds_bucket'; }
@@ -235,6 +253,8 @@ cpu_per_ticket _at_half "$hcpu0" "$hcpu1" "$T/wrk_half.time" "$(sed -n 's/^reque
 echo "checkpoints_during_half=$(($(hl_bench_checkpoints) - c0))"
 sleep 1
 after_half=$(stored)
+wal_per_ticket _at_half "$hwal0" "$(wal)" "$((after_half - after_sat))"
+awk -v n="$((after_half - after_sat))" -v c="$(($(commits) - hcommits0))" 'BEGIN {printf "tickets_per_commit_at_half=%.1f\n", n / (c ? c : 1)}'
 echo "half_target_per_s=$HALF_RATE"
 echo "half_achieved_per_s=$(sed -n 's/^rate_per_s=//p' "$T/half.out")"
 echo "p50_ms_at_half=$(sed -n 's/^p50_ms=//p' "$T/half.out")"
