@@ -170,6 +170,10 @@ hl_write_conf() {
     } >"$file"
 }
 
+# hl_usage FILE: FILE's leading comment block (after its #! line), which is
+# each script's help; read from the file, so it cannot fall out of step.
+hl_usage() { awk 'NR == 1 && /^#!/ { next } /^#/ { print; next } { exit }' "$1"; }
+
 hl_psql() { "$HL_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 # hl_redis_start DIR PORT: start redis-server (append-only file on) with its

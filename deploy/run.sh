@@ -19,7 +19,7 @@ demo=--demo
 for arg in "$@"; do
     case $arg in
     --no-demo) demo= ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) hl_usage "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) hl_die "unknown argument $arg (try --help)" ;;
     esac
 done

@@ -19,7 +19,7 @@ args=()
 for arg in "$@"; do
     case $arg in
     --no-sanitize) sanitize= ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) hl_usage "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$arg") ;;
     esac
 done

@@ -27,7 +27,7 @@ while getopts "n:s:w:" o; do
     n) N=$OPTARG ;;
     s) SECS=$OPTARG ;;
     w) WINDOW=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 

@@ -89,7 +89,7 @@ while getopts "d:H:c:C:n:S:b:s:" o; do
     S) SIMILAR=$OPTARG ;;
     b) BUS=$OPTARG ;;
     s) SETS+=("$OPTARG") ;;
-    *) sed -n '2,64p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 

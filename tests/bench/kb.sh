@@ -20,7 +20,7 @@ while getopts "n:q:" o; do
     case $o in
     n) N=$OPTARG ;;
     q) Q=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 D=$PWD/../shared/data

@@ -23,7 +23,7 @@ while getopts "n:u:" o; do
     case $o in
     n) N=$OPTARG ;;
     u) USES=$OPTARG ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 hl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -29,7 +29,7 @@ while getopts "n:d:i:" o; do
     n) N=$OPTARG ;;
     d) D=$OPTARG ;;
     i) IDLE=$OPTARG ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 

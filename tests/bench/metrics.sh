@@ -40,7 +40,7 @@ while getopts "n:p:t:r:" o; do
     p) PAIRS=$OPTARG ;;
     t) TICKETS=$OPTARG ;;
     r) RUNS=$OPTARG ;;
-    *) sed -n '2,27p' "$0"; exit 2 ;;
+    *) hl_usage "$0"; exit 2 ;;
     esac
 done
 
