@@ -195,6 +195,9 @@ cpu_per_ticket() {
     }' | sort
 }
 commits() { sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'hotline'"; }
+# per_commit SUFFIX TICKETS COMMITS: tickets per PostgreSQL transaction (all
+# of the database's commits count).
+per_commit() { awk -v s="$1" -v n="$2" -v c="$3" 'BEGIN {printf "tickets_per_commit%s=%.1f\n", s, n / (c ? c : 1)}'; }
 stored() { sql "SELECT count(*) FROM tickets"; }
 # PostgreSQL's WAL so far: "bytes|full-page images".
 wal() { sql "SELECT wal_bytes, wal_fpi FROM pg_stat_wal"; }
@@ -228,8 +231,7 @@ echo "http_p99_ms_at_saturation=$(sed -n 's/^p99_ms=//p' "$T/sat.out")"
 echo "http_non_201_at_saturation=$(sed -n 's/^non_2xx=//p' "$T/sat.out")"
 echo "http_socket_errors_at_saturation=$(sed -n 's/^socket_errors=//p' "$T/sat.out")"
 awk -v e="$RATE" -v r="$RAW" 'BEGIN {printf "http_ratio=%.3f\n", e / r}'
-# Tickets per PostgreSQL transaction (all of the database's commits count).
-awk -v n="$((after_sat - before))" -v c="$((commits1 - commits0))" 'BEGIN {printf "tickets_per_commit=%.1f\n", n / (c ? c : 1)}'
+per_commit "" "$((after_sat - before))" "$((commits1 - commits0))"
 cpu_per_ticket "" "$cpu0" "$cpu1" "$T/wrk.time" "$((after_sat - before))"
 wal_per_ticket "" "$wal0" "$wal1" "$((after_sat - before))"
 
@@ -254,7 +256,7 @@ echo "checkpoints_during_half=$(($(hl_bench_checkpoints) - c0))"
 sleep 1
 after_half=$(stored)
 wal_per_ticket _at_half "$hwal0" "$(wal)" "$((after_half - after_sat))"
-awk -v n="$((after_half - after_sat))" -v c="$(($(commits) - hcommits0))" 'BEGIN {printf "tickets_per_commit_at_half=%.1f\n", n / (c ? c : 1)}'
+per_commit _at_half "$((after_half - after_sat))" "$(($(commits) - hcommits0))"
 echo "half_target_per_s=$HALF_RATE"
 echo "half_achieved_per_s=$(sed -n 's/^rate_per_s=//p' "$T/half.out")"
 echo "p50_ms_at_half=$(sed -n 's/^p50_ms=//p' "$T/half.out")"
